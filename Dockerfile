@@ -1,0 +1,48 @@
+# powens-connect-bff container (CONTRACT.md section 10).
+#
+# Three stages: `build` compiles TypeScript with the dev dependencies, `deps` resolves the
+# production dependencies alone, and `runtime` gets only their outputs, so no compiler, test
+# tool or source file reaches the shipped image.
+#
+# Base image: Node 24 (Node 20 is end-of-life), Debian slim (glibc, fewer surprises than musl).
+# For reproducible builds pin the digest as well, e.g.
+#   FROM node:24-slim@sha256:<digest>   (docker buildx imagetools inspect node:24-slim)
+# and let Renovate/Dependabot bump it.
+
+FROM node:24-slim AS build
+WORKDIR /app
+# Manifests first so the `npm ci` layer is reused until the dependencies change.
+COPY package.json package-lock.json ./
+# --ignore-scripts: no third-party install script runs; tsc needs none.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only, resolved exactly from the lock file; the npm cache is dropped
+# because only node_modules leaves this stage.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Files stay owned by root and read-only for the `node` user: the process cannot rewrite its
+# own code, and the container runs with a read-only root filesystem (compose: read_only).
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# package.json is needed at run time: its "type": "module" makes node load dist/*.js as ESM.
+COPY package.json ./
+# The non-root user that ships with the official node images (uid 1000).
+USER node
+EXPOSE 3000
+# The service drains on SIGTERM (readiness 503, in-flight requests finish, exit 0 within 10 s).
+STOPSIGNAL SIGTERM
+# Liveness only (/healthz), not /readyz: a Redis outage must not get a healthy process killed,
+# the service recovers by itself. node's fetch because slim images carry no curl or wget.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node directly, not `npm start`: npm would be PID 1 and not forward SIGTERM to node.
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,31 @@
+import type { RequestHandler } from 'express';
+import { AppError } from '../errors.js';
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The one CSRF mechanism, mounted once for the whole app: every state-changing request needs
+ * `X-CSRF: 1` (a header a cross-site form cannot send and a cross-site fetch cannot send
+ * without a CORS preflight we refuse), and an Origin, when present, must be one we trust.
+ * Only the paths listed in `exempt` (server-to-server webhooks, authenticated otherwise) skip it.
+ */
+export function csrfGuard(allowedOrigins: readonly string[], exempt: readonly string[]): RequestHandler {
+  const allowed = new Set(allowedOrigins);
+  const skip = new Set(exempt);
+  return (req, _res, next) => {
+    if (SAFE.has(req.method) || skip.has(req.path)) {
+      next();
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowed.has(origin)) {
+      next(new AppError('ORIGIN_FORBIDDEN', { logDetail: { origin: origin.slice(0, 200) } }));
+      return;
+    }
+    if (req.headers['x-csrf'] !== '1') {
+      next(new AppError('CSRF_HEADER_MISSING'));
+      return;
+    }
+    next();
+  };
+}

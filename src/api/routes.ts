@@ -1,0 +1,40 @@
+import express, { Router } from 'express';
+import { currentUser, requireUser, type Authenticator } from '../auth/user.js';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { parseId } from '../http/params.js';
+import type { ConnectionsService } from './connections.js';
+
+export interface ApiDeps {
+  config: Config;
+  auth: Authenticator;
+  connections: ConnectionsService;
+}
+
+export function apiRouter(deps: ApiDeps): Router {
+  const router = Router();
+  const user = requireUser(deps.auth, deps.config, 'json');
+  router.use(express.json({ limit: '16kb', strict: true }));
+
+  router.get('/me/connections', user, async (_req, res) => {
+    res.locals.route = '/me/connections';
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await deps.connections.list(currentUser(res)));
+  });
+
+  router.delete('/me/connections/:id', user, async (req, res) => {
+    res.locals.route = '/me/connections/:id';
+    const id = parseId(String(req.params.id ?? ''));
+    if (id === undefined) throw new AppError('CONNECTION_NOT_FOUND');
+    await deps.connections.remove(currentUser(res), id);
+    res.status(204).end();
+  });
+
+  router.delete('/me/connections', user, async (_req, res) => {
+    res.locals.route = '/me/connections';
+    await deps.connections.unlink(currentUser(res));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,147 @@
+import type { Request, RequestHandler } from 'express';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { safeReturnTo } from '../http/return-to.js';
+
+/**
+ * Who the app's user is. Each mode answers a user id, null when there is none, or throws
+ * USER_ID_INVALID when one is given but is not an acceptable id.
+ */
+export interface Authenticator {
+  readonly mode: Config['auth']['mode'];
+  userId(req: Request): Promise<string | null>;
+}
+
+// Printable: letters, marks, digits, punctuation, symbols and the plain space. No control,
+// format (zero-width, bidi override), private-use or unassigned characters, no other spaces.
+const USER_ID = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,128}$/u;
+
+export function isValidUserId(value: string): boolean {
+  return USER_ID.test(value) && value.trim() === value;
+}
+
+export function checkUserId(value: string): string {
+  if (!isValidUserId(value)) throw new AppError('USER_ID_INVALID');
+  return value;
+}
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export function createAuthenticator(config: Config): Authenticator {
+  const auth = config.auth;
+  switch (auth.mode) {
+    case 'header':
+      return {
+        mode: 'header',
+        userId: (req) => {
+          const raw = req.headers[auth.header];
+          if (raw === undefined) return Promise.resolve(null);
+          if (typeof raw !== 'string') throw new AppError('USER_ID_INVALID');
+          return Promise.resolve(checkUserId(raw));
+        },
+      };
+    case 'demo':
+      return {
+        mode: 'demo',
+        userId: (req) => Promise.resolve(req.session?.demoUserId ?? null),
+      };
+    case 'jwt': {
+      // jose refetches the JWKS on an unknown key id (with a cool-down) and caches it otherwise.
+      const key: Uint8Array | JWTVerifyGetKey =
+        auth.secret ?? createRemoteJWKSet(auth.jwksUrl as URL, { cacheMaxAge: 10 * 60 * 1000, cooldownDuration: 30_000, timeoutDuration: 5000 });
+      const algorithms = auth.secret !== undefined ? ['HS256'] : ASYMMETRIC;
+      return {
+        mode: 'jwt',
+        userId: async (req) => {
+          const token = bearer(req) ?? (auth.cookie !== undefined ? cookie(req, auth.cookie) : undefined);
+          if (token === undefined) return null;
+          try {
+            const { payload } = await jwtVerify(token, key as Uint8Array, {
+              algorithms,
+              issuer: auth.issuer,
+              audience: auth.audience,
+              clockTolerance: 5,
+            });
+            if (typeof payload.sub !== 'string') return null;
+            return checkUserId(payload.sub);
+          } catch (err: unknown) {
+            if (err instanceof AppError) throw err;
+            // A JWKS that cannot be fetched is our dependency failing, not the user's fault.
+            if (err instanceof joseErrors.JWKSTimeout || (err instanceof Error && err.name === 'TypeError')) {
+              throw new AppError('INTERNAL', { cause: err, logDetail: { reason: 'JWKS unavailable' } });
+            }
+            req.log?.info({ reason: err instanceof Error ? err.name : 'unknown' }, 'JWT rejected');
+            return null;
+          }
+        },
+      };
+    }
+  }
+}
+
+function bearer(req: Request): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(h);
+  return m?.[1];
+}
+
+function cookie(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(value);
+      } catch {
+        return value;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function hasCookie(req: Request, name: string): boolean {
+  return cookie(req, name) !== undefined;
+}
+
+/**
+ * Requires a user. Browser routes without one go to the app's login (or the demo sign-in) with
+ * a return path, else a 401 page; JSON routes answer 401.
+ */
+export function requireUser(auth: Authenticator, config: Config, format: 'page' | 'json'): RequestHandler {
+  return async (req, res, next) => {
+    const userId = await auth.userId(req);
+    if (userId !== null) {
+      res.locals.userId = userId;
+      next();
+      return;
+    }
+    if (format === 'page' && req.method === 'GET') {
+      const back = safeReturnTo(req.originalUrl);
+      if (auth.mode === 'demo') {
+        res.redirect(302, `/demo/sign-in?return_to=${encodeURIComponent(back)}`);
+        return;
+      }
+      if (config.appLoginUrl !== undefined) {
+        const target = config.appLoginUrl.startsWith('/')
+          ? new URL(config.appLoginUrl, config.publicUrl)
+          : new URL(config.appLoginUrl);
+        const returnTo = config.appLoginUrl.startsWith('/') ? back : new URL(back, config.publicUrl).href;
+        target.searchParams.set('return_to', returnTo);
+        res.redirect(302, config.appLoginUrl.startsWith('/') ? `${target.pathname}${target.search}` : target.href);
+        return;
+      }
+    }
+    throw new AppError('USER_REQUIRED');
+  };
+}
+
+export function currentUser(res: { locals: Record<string, unknown> }): string {
+  const id = res.locals.userId;
+  if (typeof id !== 'string') throw new AppError('USER_REQUIRED');
+  return id;
+}

@@ -1,0 +1,223 @@
+/**
+ * The Powens emulator: an in-memory fake of Powens' hosted webview and REST API, with knobs
+ * for tests. `createEmulator()` builds it without side effects; `server.ts` listens.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createApiRouter } from './api.js';
+import { DEMO_BANK_ID } from './connectors.js';
+import { createControlRouter } from './control.js';
+import { type EmulatorEndpoint, type FailOptions, KnobRegistry, type TimesOptions } from './knobs.js';
+import {
+  type ConnectionFieldPatch,
+  type EmulatorSnapshot,
+  EmulatorStore,
+  type EmulatorUserView,
+  type PowensConnection,
+} from './store.js';
+import type { EmulatorClient, EmulatorContext } from './types.js';
+import { escapeHtml } from './util.js';
+import { createWebviewRouter, renderWebviewErrorPage } from './webview.js';
+
+export type { EmulatorClient } from './types.js';
+export type { EmulatorEndpoint, FailOptions, TimesOptions } from './knobs.js';
+export { EMULATOR_ENDPOINTS } from './knobs.js';
+export type { ConnectionFieldPatch, EmulatorSnapshot, EmulatorUserView, PowensConnection, SnapshotUser } from './store.js';
+export type { EmulatorConnector } from './connectors.js';
+export { CONNECTORS, DEMO_BANK_ID, TEST_CONNECTOR_ID, TEST_CONNECTOR_UUID } from './connectors.js';
+
+export const DEFAULT_CLIENT: Readonly<EmulatorClient> = Object.freeze({
+  clientId: 'demo-client',
+  clientSecret: 'demo-secret-change-me',
+  redirectUris: ['http://localhost:3000/callback'],
+});
+
+export const DEFAULT_DOMAIN = 'demo-sandbox.biapi.pro';
+
+export interface EmulatorOptions {
+  clients?: EmulatorClient[];
+  /** The API host the webview's `domain` parameter must name; default `demo-sandbox.biapi.pro`. */
+  domain?: string;
+  /** Base URL the emulator is reached at, used to build links; may be set later via setPublicUrl. */
+  publicUrl?: string;
+  now?: () => Date;
+}
+
+export interface AddUserOptions {
+  connections?: { connectorId?: number; state?: string | null; errorMessage?: string | null }[];
+}
+
+export interface AddedUser {
+  userId: number;
+  /** A permanent token of the new user. */
+  token: string;
+  connectionIds: number[];
+}
+
+export interface EmulatorKnobs {
+  /** Answers `status` with `body` (default a Powens error JSON), `times` calls (default until reset). */
+  fail(endpoint: EmulatorEndpoint, options: FailOptions): void;
+  /** Never answers (until the client or the server closes the socket). */
+  hang(endpoint: EmulatorEndpoint, options?: TimesOptions): void;
+  /** Waits `ms` before handling the call. */
+  delay(endpoint: EmulatorEndpoint, ms: number, options?: TimesOptions): void;
+  /** Answers 200 `application/json` with a truncated body. */
+  malformed(endpoint: EmulatorEndpoint, options?: TimesOptions): void;
+  /** Sets a connection's `state` (and `error_message`, default null). Throws for an unknown id. */
+  setConnectionState(connectionId: number, state: string | null, errorMessage?: string | null): void;
+  /** Sets any fields of a connection (dates as Date or raw string). Throws for an unknown id. */
+  setConnectionField(connectionId: number, fields: ConnectionFieldPatch): void;
+  /** Creates a Powens user with a permanent token and connections (default one Demo Bank connection in state null). */
+  addUser(options?: AddUserOptions): AddedUser;
+  /** Clears the knobs and the call counters, not the data. */
+  reset(): void;
+  /** Clears the knobs, the call counters and all the data. */
+  resetAll(): void;
+  /** Number of API calls received by an endpoint, or by all of them. */
+  calls(endpoint?: EmulatorEndpoint): number;
+}
+
+export interface EmulatorState {
+  /** A JSON-able deep copy: users, their connections, their live token and code counts. */
+  snapshot(): EmulatorSnapshot;
+  users(): EmulatorUserView[];
+  findUserByToken(token: string): EmulatorUserView | undefined;
+  /** A connection as the API would answer it (with its connector), or undefined. */
+  connection(connectionId: number): PowensConnection | undefined;
+}
+
+export interface Emulator {
+  app: express.Express;
+  knobs: EmulatorKnobs;
+  state: EmulatorState;
+  setPublicUrl(url: string): void;
+}
+
+function normalisePublicUrl(url: string): { url: string; basePath: string } {
+  const parsed = new URL(url);
+  const trimmed = url.replace(/\/+$/, '');
+  return { url: trimmed, basePath: parsed.pathname.replace(/\/+$/, '') };
+}
+
+function checkClients(clients: EmulatorClient[]): EmulatorClient[] {
+  if (clients.length === 0) throw new TypeError('At least one emulator client is needed');
+  return clients.map((c) => {
+    if (c.clientId === '' || c.clientSecret === '') throw new TypeError('Emulator clients need a clientId and a clientSecret');
+    return { clientId: c.clientId, clientSecret: c.clientSecret, redirectUris: [...c.redirectUris] };
+  });
+}
+
+export function createEmulator(options: EmulatorOptions = {}): Emulator {
+  const now = options.now ?? (() => new Date());
+  const store = new EmulatorStore(now);
+  const registry = new KnobRegistry();
+  let publicUrl: { url: string; basePath: string } | undefined =
+    options.publicUrl === undefined ? undefined : normalisePublicUrl(options.publicUrl);
+
+  const ctx: EmulatorContext = {
+    store,
+    registry,
+    clients: checkClients(options.clients ?? [{ ...DEFAULT_CLIENT, redirectUris: [...DEFAULT_CLIENT.redirectUris] }]),
+    domain: options.domain ?? DEFAULT_DOMAIN,
+    now,
+    basePath: () => publicUrl?.basePath ?? '',
+    publicUrl: () => publicUrl?.url,
+  };
+
+  const knobs: EmulatorKnobs = {
+    fail: (endpoint, opts) => registry.fail(endpoint, opts),
+    hang: (endpoint, opts) => registry.hang(endpoint, opts),
+    delay: (endpoint, ms, opts) => registry.delay(endpoint, ms, opts),
+    malformed: (endpoint, opts) => registry.malformed(endpoint, opts),
+    setConnectionState(connectionId, state, errorMessage) {
+      if (!store.patchConnection(connectionId, { state, error_message: state === null ? null : (errorMessage ?? null) })) {
+        throw new Error(`Unknown connection ${connectionId}`);
+      }
+    },
+    setConnectionField(connectionId, fields) {
+      if (!store.patchConnection(connectionId, fields)) throw new Error(`Unknown connection ${connectionId}`);
+    },
+    addUser(opts = {}) {
+      const user = store.createUser();
+      const token = store.createToken(user.id);
+      const specs = opts.connections ?? [{}];
+      const connectionIds = specs.map(
+        (spec) =>
+          store.addConnection(user.id, spec.connectorId ?? DEMO_BANK_ID, {
+            state: spec.state ?? null,
+            errorMessage: spec.errorMessage ?? null,
+          }).id,
+      );
+      return { userId: user.id, token, connectionIds };
+    },
+    reset: () => registry.clear(),
+    resetAll: () => {
+      registry.clear();
+      store.clear();
+    },
+    calls: (endpoint) => registry.calls(endpoint),
+  };
+
+  const state: EmulatorState = {
+    snapshot: () => store.snapshot(),
+    users: () => store.userViews(),
+    findUserByToken(token) {
+      const id = store.userIdByToken(token);
+      return id === undefined ? undefined : store.userView(id);
+    },
+    connection(connectionId) {
+      const c = store.connection(connectionId);
+      return c === undefined ? undefined : store.toPowens(c, true);
+    },
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use('/2.0', createApiRouter(ctx));
+  app.use('/__emulator', createControlRouter(ctx, knobs));
+  app.get('/', (_req, res) => {
+    const base = ctx.publicUrl() ?? '';
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'self'");
+    res.type('html').send(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Powens emulator</title>
+<link rel="stylesheet" href="${escapeHtml(ctx.basePath())}/static/webview.css"></head>
+<body><main class="card">
+<header class="brand"><span class="logo">powens</span><span class="badge">Powens emulator</span></header>
+<h1>Powens emulator</h1>
+<p class="lead">An in-memory stand-in for Powens, for development and tests.</p>
+<ul>
+<li>API: <code>${escapeHtml(base)}/2.0</code></li>
+<li>Webview: <code>${escapeHtml(base)}/{lang}/connect|reconnect|manage</code></li>
+<li>Domain: <code>${escapeHtml(ctx.domain)}</code></li>
+</ul>
+</main></body></html>
+`);
+  });
+  app.use(createWebviewRouter(ctx));
+
+  app.use((_req: Request, res: Response) => {
+    renderWebviewErrorPage(ctx, res, 'en', 404, 'Page not found.');
+  });
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const status =
+      typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' && err.status >= 400 && err.status < 500
+        ? err.status
+        : 500;
+    renderWebviewErrorPage(ctx, res, 'en', status, status === 500 ? 'Internal error.' : 'Bad request.');
+  });
+
+  return {
+    app,
+    knobs,
+    state,
+    setPublicUrl(url: string) {
+      publicUrl = normalisePublicUrl(url);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { Request } from 'express';
+import { WEBVIEW_LANGS, type Config, type WebviewLang } from '../config.js';
+import type { FlowKind } from './state.js';
+
+/**
+ * The webview language: POWENS_WEBVIEW_LANG, else the browser's Accept-Language among those
+ * Powens offers, else English. The segment is always sent: the bare path has been seen failing.
+ */
+export function webviewLang(config: Config, req: Request): WebviewLang {
+  if (config.powens.webviewLang !== undefined) return config.powens.webviewLang;
+  const header = req.headers['accept-language'];
+  if (typeof header !== 'string' || header.length > 512) return 'en';
+  const ranked = header
+    .split(',')
+    .map((part, i) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+      return { lang: tag.trim().toLowerCase().split('-')[0] ?? '', q: q === undefined ? 1 : Number(q), i };
+    })
+    .filter((x) => x.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i);
+  for (const { lang } of ranked) {
+    if ((WEBVIEW_LANGS as readonly string[]).includes(lang)) return lang as WebviewLang;
+  }
+  return 'en';
+}
+
+export interface WebviewParams {
+  state: string;
+  code?: string;
+  connectionId?: number;
+}
+
+/** `${POWENS_WEBVIEW_URL}/{lang}/{flow}?domain&client_id&redirect_uri&state[&code][&connection_id]`. */
+export function webviewUrl(config: Config, lang: WebviewLang, kind: FlowKind, p: WebviewParams): string {
+  const url = new URL(`${config.powens.webviewUrl}/${lang}/${kind}`);
+  url.searchParams.set('domain', config.powens.domain);
+  url.searchParams.set('client_id', config.powens.clientId);
+  url.searchParams.set('redirect_uri', config.powens.redirectUri);
+  url.searchParams.set('state', p.state);
+  if (p.code !== undefined) url.searchParams.set('code', p.code);
+  if (p.connectionId !== undefined) url.searchParams.set('connection_id', String(p.connectionId));
+  return url.href;
+}

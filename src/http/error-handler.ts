@@ -1,0 +1,91 @@
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { AppError, isAppError, problemType } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import { safeError } from '../ops/logger.js';
+import { errorPage } from '../web/pages.js';
+
+export type ResponseFormat = 'page' | 'json';
+
+/** Routers declare how their errors are shown; otherwise the Accept header decides. */
+export function formatOf(req: Request, res: Response): ResponseFormat {
+  const declared = res.locals.format as ResponseFormat | undefined;
+  if (declared !== undefined) return declared;
+  return req.accepts(['html', 'json']) === 'html' ? 'page' : 'json';
+}
+
+/** Errors thrown by Express' own parsers and by libraries, mapped to the catalogue. */
+function toAppError(err: unknown): AppError {
+  if (isAppError(err)) return err;
+  const e = err as { type?: unknown; status?: unknown; statusCode?: unknown };
+  switch (e?.type) {
+    case 'entity.too.large':
+      return new AppError('PAYLOAD_TOO_LARGE', { cause: err });
+    case 'entity.parse.failed':
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new AppError('BAD_REQUEST', { cause: err });
+    default:
+      break;
+  }
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  if (status === 400) return new AppError('BAD_REQUEST', { cause: err });
+  if (status === 404) return new AppError('NOT_FOUND', { cause: err });
+  if (status === 413) return new AppError('PAYLOAD_TOO_LARGE', { cause: err });
+  if (status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', { cause: err });
+  return new AppError('INTERNAL', { cause: err });
+}
+
+/**
+ * The one place errors are rendered: a page for browser routes, problem+json for the API.
+ * The public text comes from the catalogue only; the log line gets the detail and the cause.
+ */
+export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    const appError = toAppError(err);
+    const referenceId = String(req.id ?? '');
+    res.locals.errorCode = appError.code;
+    const log = req.log ?? logger;
+    const entry = {
+      errorCode: appError.code,
+      referenceId,
+      ...(appError.logDetail !== undefined ? { detail: appError.logDetail } : {}),
+      ...(appError.cause !== undefined ? { cause: safeError(appError.cause) } : {}),
+    };
+    if (appError.status >= 500) log.error(entry, `request failed: ${appError.code}`);
+    else log.warn(entry, `request refused: ${appError.code}`);
+
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    res.status(appError.status);
+    res.setHeader('Cache-Control', 'no-store');
+    if (appError.retryAfter !== undefined) res.setHeader('Retry-After', String(appError.retryAfter));
+    if (formatOf(req, res) === 'page') {
+      res.type('html').send(
+        errorPage({
+          title: appError.title,
+          message: appError.publicMessage,
+          referenceId,
+          retryPath: appError.retryPath,
+        }),
+      );
+      return;
+    }
+    res
+      .type('application/problem+json')
+      .send(
+        JSON.stringify({
+          type: problemType(appError.code),
+          title: appError.title,
+          status: appError.status,
+          detail: appError.publicMessage,
+          code: appError.code,
+          requestId: referenceId,
+        }),
+      );
+  };
+}

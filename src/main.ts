@@ -1,0 +1,85 @@
+import { createApp } from './app.js';
+import { formatProblems, loadConfig, type Config } from './config.js';
+import { createLogger, safeError, type Logger } from './ops/logger.js';
+import { Metrics } from './ops/metrics.js';
+import { PowensClient } from './powens/client.js';
+import { connectRedis, createRedis, describeRedis, type RedisClient } from './storage/redis.js';
+import { startServer } from './server.js';
+
+/**
+ * Start-up: config (every problem listed, exit 1, no stack), Redis (clear error if it cannot be
+ * reached), the app, then signals. `start` is shared with the demo launcher.
+ */
+export async function start(config: Config, redis: RedisClient, logger: Logger): Promise<void> {
+  const metrics = new Metrics();
+  let lastRedisLog = 0;
+  redis.on('error', (err: unknown) => {
+    metrics.redisErrors.inc({ kind: 'connection' });
+    // ioredis emits on every reconnect attempt; one line every 10 s is enough to be seen.
+    if (Date.now() - lastRedisLog > 10_000) {
+      lastRedisLog = Date.now();
+      logger.error({ err: safeError(err), redis: describeRedis(config.redis) }, 'Redis unavailable');
+    }
+  });
+  redis.on('ready', () => logger.info({ redis: describeRedis(config.redis) }, 'Redis ready'));
+
+  const powens = new PowensClient(config.powens, metrics.observePowens);
+  const built = createApp({ config, redis, powens, logger, metrics });
+  const running = await startServer(built.app, { config, lifecycle: built.lifecycle, logger });
+  logger.info({ url: config.publicUrl.href, listening: running.url }, 'powens-connect-bff ready');
+
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'signal received');
+    void running
+      .shutdown()
+      .then(async () => {
+        powens.close();
+        await redis.quit().catch(() => undefined);
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err: safeError(err) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: safeError(reason) }, 'unhandled promise rejection');
+  });
+}
+
+async function main(): Promise<void> {
+  const result = loadConfig(process.env);
+  if (!result.ok) {
+    process.stderr.write(`${formatProblems(result.problems)}\n`);
+    process.exit(1);
+  }
+  const config = result.config;
+  const logger = createLogger(config.logLevel);
+  for (const name of config.generated) {
+    logger.warn({ variable: name }, `${name} is not set: using a random value for this process only (development)`);
+  }
+  if (config.redis.url === undefined) {
+    process.stderr.write('REDIS_URL: is required to start the service (the demo, `npm run demo`, can run without it)\n');
+    process.exit(1);
+  }
+  const redis = createRedis(config.redis);
+  try {
+    await connectRedis(redis, config.redis);
+  } catch (err: unknown) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    redis.disconnect();
+    process.exit(1);
+  }
+  await start(config, redis, logger);
+}
+
+// Run only as the entry point, so tests and the demo can import `start` without side effects.
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

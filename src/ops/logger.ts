@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { pinoHttp, type HttpLogger } from 'pino-http';
+
+export type { Logger };
+
+/**
+ * Paths whose values must never be logged even if some code puts them in a log object by
+ * mistake. The request serializer below already logs no header and no query value.
+ */
+const REDACT = [
+  'token',
+  'code',
+  'state',
+  'secret',
+  'clientSecret',
+  'client_secret',
+  'authorization',
+  'cookie',
+  '*.token',
+  '*.code',
+  '*.state',
+  '*.secret',
+  '*.clientSecret',
+  '*.client_secret',
+  '*.authorization',
+  '*.cookie',
+  'req.headers',
+  'res.headers',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'powens-connect-bff' },
+      redact: { paths: REDACT, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The request id: an incoming X-Request-Id is honoured when it is a plain token (so a client
+ * cannot inject newlines or markup into logs and pages), else a new UUID.
+ */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/**
+ * Only the path is logged, never the query string: the callback's query carries a code, and the
+ * flow routes carry states. No header is logged (cookies, Authorization), and no response
+ * header (Location of a webview redirect holds a temporary code; Set-Cookie a session).
+ */
+export function createHttpLogger(logger: Logger): HttpLogger {
+  return pinoHttp({
+    logger,
+    genReqId: requestId,
+    quietReqLogger: true,
+    customLogLevel: (_req, res, err) => (err !== undefined || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    customSuccessMessage: (req, res) => `${req.method ?? ''} ${pathOnly(req.url)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method ?? ''} ${pathOnly(req.url)} ${res.statusCode}`,
+    serializers: {
+      req: (req: { id?: unknown; method?: string; url?: string; raw?: IncomingMessage }) => ({
+        id: req.id,
+        method: req.method,
+        path: pathOnly(req.url),
+      }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      err: (err: unknown) => safeError(err),
+    },
+    customProps: (_req, res) => {
+      const locals = (res as ServerResponse & { locals?: Record<string, unknown> }).locals;
+      return {
+        ...(locals?.route !== undefined ? { route: locals.route } : {}),
+        ...(locals?.errorCode !== undefined ? { errorCode: locals.errorCode } : {}),
+      };
+    },
+  });
+}
+
+export function pathOnly(url: string | undefined): string {
+  if (url === undefined) return '';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  // Paths are attacker-chosen: cap them and make control characters visible.
+  return path.slice(0, 256).replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+/** An error for the log: name, code and message of it and its causes; nothing else. */
+export function safeError(err: unknown, depth = 0): Record<string, unknown> | undefined {
+  if (depth > 3 || err === undefined || err === null) return undefined;
+  if (!(err instanceof Error)) return { message: String(err).slice(0, 200) };
+  const e = err as Error & { code?: unknown };
+  return {
+    name: e.name,
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    message: e.message.slice(0, 500),
+    ...(e.cause !== undefined ? { cause: safeError(e.cause, depth + 1) } : {}),
+  };
+}

@@ -1,0 +1,56 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PowensEndpoint } from '../powens/client.js';
+
+/**
+ * Prometheus metrics. One registry per app (tests build many apps in one process), with the
+ * default process metrics.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly flowOutcomes: Counter<'flow' | 'result'>;
+  readonly powensDuration: Histogram<'endpoint' | 'outcome'>;
+  readonly powensErrors: Counter<'endpoint' | 'code'>;
+  readonly redisErrors: Counter<'kind'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by route template, method and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.flowOutcomes = new Counter({
+      name: 'powens_flow_outcomes_total',
+      help: 'Browser flows ended at /callback, by flow and result code (ok or an error code)',
+      labelNames: ['flow', 'result'],
+      registers: [this.registry],
+    });
+    this.powensDuration = new Histogram({
+      name: 'powens_request_duration_seconds',
+      help: 'Calls to the Powens API by endpoint and outcome',
+      labelNames: ['endpoint', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.powensErrors = new Counter({
+      name: 'powens_request_errors_total',
+      help: 'Failed calls to the Powens API by endpoint and error code',
+      labelNames: ['endpoint', 'code'],
+      registers: [this.registry],
+    });
+    this.redisErrors = new Counter({
+      name: 'redis_errors_total',
+      help: 'Redis connection and command errors',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+  }
+
+  observePowens = (endpoint: PowensEndpoint, seconds: number, outcome: string): void => {
+    this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);
+    if (outcome !== 'ok') this.powensErrors.inc({ endpoint, code: outcome });
+  };
+}

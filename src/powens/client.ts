@@ -1,0 +1,217 @@
+import http from 'node:http';
+import https from 'node:https';
+import got, { HTTPError, ParseError, RequestError, type Got, type Method } from 'got';
+import type { z } from 'zod';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import {
+  connection as connectionSchema,
+  connectionsAnswer,
+  temporaryCodeAnswer,
+  tokenAnswer,
+  userAnswer,
+  type PowensConnection,
+  type TemporaryCodeType,
+} from './types.js';
+
+/** Names for metrics and logs; never a URL (URLs may carry ids or codes). */
+export type PowensEndpoint =
+  | 'token.access'
+  | 'token.code'
+  | 'token.delete'
+  | 'users.me'
+  | 'users.delete'
+  | 'connections.list'
+  | 'connections.get'
+  | 'connections.delete';
+
+export interface PowensCallObserver {
+  (endpoint: PowensEndpoint, durationSeconds: number, outcome: 'ok' | string): void;
+}
+
+/** The error shape of Powens answers, kept for logs (the description is technical, not secret). */
+interface PowensErrorBody {
+  code?: unknown;
+  description?: unknown;
+  request_id?: unknown;
+}
+
+/**
+ * A typed client for the part of the Powens API the service uses. Every call has a timeout
+ * (per attempt), keep-alive agents, and retries only for GET, with a short capped backoff.
+ * Errors leave this module only as catalogue errors; the original got error stays as `cause`
+ * (its message names no secret: got never puts bodies or headers in messages).
+ */
+export class PowensClient {
+  private readonly http: Got;
+  private readonly agents: { http: http.Agent; https: https.Agent };
+
+  constructor(
+    private readonly cfg: Config['powens'],
+    private readonly observe: PowensCallObserver = () => undefined,
+  ) {
+    // Keep-alive: a callback costs one TCP/TLS handshake less per Powens call.
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 }),
+      https: new https.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 }),
+    };
+    this.http = got.extend({
+      prefixUrl: `${cfg.apiUrl}/`,
+      agent: this.agents,
+      // got has no timeout by default; this one applies to each attempt.
+      timeout: { request: cfg.timeoutMs },
+      retry: {
+        limit: cfg.retries,
+        // Only idempotent reads are retried: a repeated token exchange or delete could act twice.
+        methods: ['GET'],
+        statusCodes: [408, 429, 500, 502, 503, 504],
+        maxRetryAfter: cfg.timeoutMs,
+        calculateDelay: ({ attemptCount, computedValue }) =>
+          computedValue === 0 ? 0 : Math.min(100 * 2 ** (attemptCount - 1), 1000) + Math.floor(Math.random() * 50),
+      },
+      headers: { 'user-agent': 'powens-connect-bff', accept: 'application/json' },
+      responseType: 'json',
+      throwHttpErrors: true,
+      followRedirect: false,
+    });
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  /** POST /auth/token/access: the callback's code for a permanent user token. */
+  async exchangeCode(code: string): Promise<string> {
+    const body = await this.call('token.access', 'POST', 'auth/token/access', tokenAnswer, {
+      json: {
+        code,
+        client_id: this.cfg.clientId,
+        client_secret: this.cfg.clientSecret,
+        grant_type: 'authorization_code',
+        redirect_uri: this.cfg.redirectUri,
+      },
+    });
+    // Both field names exist in Powens' sources; the schema guarantees one of them.
+    return body.auth_token ?? body.access_token ?? '';
+  }
+
+  /** GET /auth/token/code: a temporary code to open the webview for an existing user. */
+  async temporaryCode(token: string, type: TemporaryCodeType = 'singleAccess'): Promise<string> {
+    const body = await this.call('token.code', 'GET', 'auth/token/code', temporaryCodeAnswer, {
+      token,
+      searchParams: { type },
+      // A temporary code is not a pure read (each call mints one) but minting twice is harmless.
+    });
+    return body.code;
+  }
+
+  async currentUser(token: string): Promise<{ id: number }> {
+    return this.call('users.me', 'GET', 'users/me', userAnswer, { token });
+  }
+
+  async listConnections(token: string): Promise<PowensConnection[]> {
+    const body = await this.call('connections.list', 'GET', 'users/me/connections', connectionsAnswer, {
+      token,
+      searchParams: { expand: 'connector' },
+    });
+    return body.connections;
+  }
+
+  async getConnection(token: string, id: number): Promise<PowensConnection> {
+    return this.call('connections.get', 'GET', `users/me/connections/${id}`, connectionSchema, {
+      token,
+      searchParams: { expand: 'connector' },
+    });
+  }
+
+  async deleteConnection(token: string, id: number): Promise<void> {
+    await this.call('connections.delete', 'DELETE', `users/me/connections/${id}`, null, { token });
+  }
+
+  /** DELETE /users/me: the Powens user and all its data. */
+  async deleteUser(token: string): Promise<void> {
+    await this.call('users.delete', 'DELETE', 'users/me', null, { token });
+  }
+
+  async revokeToken(token: string): Promise<void> {
+    await this.call('token.delete', 'DELETE', 'auth/token', null, { token });
+  }
+
+  private async call<S extends z.ZodType>(
+    endpoint: PowensEndpoint,
+    method: Method,
+    path: string,
+    schema: S | null,
+    opts: { token?: string; json?: Record<string, unknown>; searchParams?: Record<string, string> },
+  ): Promise<z.infer<S>> {
+    const started = process.hrtime.bigint();
+    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+    let body: unknown;
+    try {
+      const res = (await this.http(path, {
+        method,
+        json: opts.json,
+        searchParams: opts.searchParams,
+        headers: opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` },
+        // DELETE answers may be empty (204) or a body (200): accept any 2xx, parse nothing.
+        responseType: schema === null ? 'text' : 'json',
+      })) as { body: unknown };
+      body = res.body;
+    } catch (err: unknown) {
+      const mapped = mapGotError(err, endpoint);
+      this.observe(endpoint, seconds(), mapped.code);
+      throw mapped;
+    }
+    if (schema === null) {
+      this.observe(endpoint, seconds(), 'ok');
+      return undefined as z.infer<S>;
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      this.observe(endpoint, seconds(), 'POWENS_BAD_RESPONSE');
+      throw new AppError('POWENS_BAD_RESPONSE', {
+        logDetail: { endpoint, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 5) },
+      });
+    }
+    this.observe(endpoint, seconds(), 'ok');
+    return parsed.data;
+  }
+}
+
+function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
+  if (err instanceof HTTPError) {
+    const status = err.response.statusCode;
+    const b = (typeof err.response.body === 'object' && err.response.body !== null ? err.response.body : {}) as PowensErrorBody;
+    const logDetail = {
+      endpoint,
+      status,
+      powensCode: typeof b.code === 'string' ? b.code.slice(0, 64) : undefined,
+      powensRequestId: typeof b.request_id === 'string' ? b.request_id.slice(0, 64) : undefined,
+    };
+    const cause = sanitizedCause(err);
+    if (status === 401 || status === 403) return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
+    if (status === 404 && endpoint.startsWith('connections.')) return new AppError('CONNECTION_NOT_FOUND', { cause, logDetail });
+    if (status >= 500 || status === 429 || status === 408) return new AppError('POWENS_UNAVAILABLE', { cause, logDetail });
+    return new AppError('POWENS_REJECTED', { cause, logDetail });
+  }
+  if (err instanceof ParseError) {
+    return new AppError('POWENS_BAD_RESPONSE', { cause: sanitizedCause(err), logDetail: { endpoint } });
+  }
+  if (err instanceof RequestError) {
+    return new AppError('POWENS_UNAVAILABLE', { cause: sanitizedCause(err), logDetail: { endpoint, reason: err.code } });
+  }
+  return new AppError('POWENS_UNAVAILABLE', { cause: err, logDetail: { endpoint } });
+}
+
+/**
+ * got errors carry their request options (the client secret in a JSON body, the bearer token
+ * in headers). Keep a plain copy with only the name, code and message, so no serializer can
+ * ever reach those options.
+ */
+function sanitizedCause(err: RequestError): Error & { code?: string } {
+  const copy = new Error(err.message) as Error & { code?: string };
+  copy.name = err.name;
+  copy.code = err.code;
+  return copy;
+}

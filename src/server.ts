@@ -1,0 +1,69 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express, RequestHandler } from 'express';
+import type { Config } from './config.js';
+import type { Lifecycle } from './ops/health.js';
+import type { Logger } from './ops/logger.js';
+
+export interface RunningServer {
+  server: http.Server;
+  url: string;
+  /** Graceful: readiness 503, no new connections, in-flight requests finish, idle sockets close. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Once shutdown starts, every response asks the client to close its keep-alive connection, so
+ * sockets drain as their last request finishes.
+ */
+export function closeWhenDraining(lifecycle: Lifecycle): RequestHandler {
+  return (_req, res, next) => {
+    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  };
+}
+
+export async function startServer(
+  app: Express,
+  opts: { config: Config; lifecycle: Lifecycle; logger: Logger; port?: number; host?: string },
+): Promise<RunningServer> {
+  const { config, lifecycle, logger } = opts;
+  const server = http.createServer(app);
+  // Above the load balancer's idle timeout (60 s on most), so the balancer, not us, closes idle
+  // connections: otherwise it may send a request on a socket we are closing.
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.keepAliveTimeoutMs + 1000;
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? config.port, opts.host ?? config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      lifecycle.shuttingDown = true;
+      logger.info('shutting down: readiness is 503, finishing in-flight requests');
+      const force = setTimeout(() => {
+        logger.warn('shutdown timeout: closing the remaining connections');
+        server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      force.unref();
+      // close() stops accepting, and (Node 19+) closes idle keep-alive sockets; busy ones close
+      // after their response thanks to closeWhenDraining.
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closing;
+  };
+  return { server, url, shutdown };
+}

@@ -1,0 +1,44 @@
+/**
+ * Every Redis key the service writes, under one prefix. User ids are URI-encoded so that no id
+ * can forge another key or a Cluster hash tag (`{` and `}` are encoded).
+ */
+export interface Keys {
+  sessionPrefix: string;
+  token(userId: string): string;
+  tokenPattern: string;
+  userIdFromTokenKey(key: string): string | undefined;
+  powensUser(powensUserId: number): string;
+  /** Pending flows of one session share a hash tag, so they live on one Cluster slot. */
+  flow(sessionHash: string, stateHash: string): string;
+  flowIndex(sessionHash: string): string;
+  connectionsCache(userId: string): string;
+  connectionsLock(userId: string): string;
+  webhookSeen(id: string): string;
+  rateLimitPrefix: string;
+}
+
+export function createKeys(prefix: string): Keys {
+  const enc = encodeURIComponent;
+  const tokenHead = `${prefix}token:`;
+  return {
+    sessionPrefix: `${prefix}sess:`,
+    token: (userId) => `${tokenHead}${enc(userId)}`,
+    tokenPattern: `${tokenHead}*`,
+    userIdFromTokenKey: (key) => {
+      if (!key.startsWith(tokenHead)) return undefined;
+      try {
+        return decodeURIComponent(key.slice(tokenHead.length));
+      } catch {
+        return undefined;
+      }
+    },
+    powensUser: (id) => `${prefix}powens-user:${id}`,
+    flow: (s, h) => `${prefix}flow:{${s}}:${h}`,
+    flowIndex: (s) => `${prefix}flows:{${s}}`,
+    connectionsCache: (userId) => `${prefix}connections:{${enc(userId)}}`,
+    connectionsLock: (userId) => `${prefix}connections-lock:{${enc(userId)}}`,
+    webhookSeen: (id) => `${prefix}webhook-seen:${enc(id)}`,
+    rateLimitPrefix: `${prefix}rl`,
+  };
+}
+

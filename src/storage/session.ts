@@ -1,0 +1,65 @@
+import { RedisStore } from 'connect-redis';
+import session, { type SessionData } from 'express-session';
+import type { RequestHandler } from 'express';
+import type { Config } from '../config.js';
+import type { Keys } from './keys.js';
+import { storeError, type RedisClient } from './redis.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The app user this session belongs to; a change of user regenerates the session. */
+    userId?: string;
+    /** Demo mode only: the id typed on the sign-in page. */
+    demoUserId?: string;
+  }
+}
+
+type Callback = (err?: unknown, data?: SessionData | null) => void;
+
+/**
+ * connect-redis hands raw ioredis errors to express-session; mapping them here, at the
+ * boundary, makes a Redis outage a 503 like every other store failure.
+ */
+class GuardedRedisStore extends RedisStore {
+  override get(sid: string, cb?: Callback): Promise<unknown> {
+    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(err ? storeError(err) : undefined, data));
+  }
+  override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
+    return super.set(sid, sess, (err?: unknown) => cb?.(err ? storeError(err) : undefined));
+  }
+  override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
+    return super.touch(sid, sess, (err?: unknown) => cb?.(err ? storeError(err) : undefined));
+  }
+  override destroy(sid: string, cb?: Callback): Promise<unknown> {
+    return super.destroy(sid, (err?: unknown) => cb?.(err ? storeError(err) : undefined));
+  }
+}
+
+export function sessionCookieName(config: Config): string {
+  // `__Host-` pins the cookie to this exact host, path / and Secure: a sibling subdomain cannot
+  // plant or overwrite it.
+  return config.secureCookies ? '__Host-powens-bff.sid' : 'powens-bff.sid';
+}
+
+export function createSessionMiddleware(config: Config, redis: RedisClient, keys: Keys): RequestHandler {
+  return session({
+    name: sessionCookieName(config),
+    secret: config.sessionSecrets,
+    store: new GuardedRedisStore({ client: redis, prefix: keys.sessionPrefix, ttl: config.sessionTtlSeconds }),
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    unset: 'destroy',
+    // Behind a proxy, `secure` relies on Express's trust proxy to see https.
+    proxy: config.trustProxy === false ? undefined : true,
+    cookie: {
+      httpOnly: true,
+      // Lax, not Strict: the return from the Powens webview is a cross-site top-level
+      // navigation, and Strict would drop the cookie exactly there.
+      sameSite: 'lax',
+      secure: config.secureCookies,
+      path: '/',
+      maxAge: config.sessionTtlSeconds * 1000,
+    },
+  });
+}

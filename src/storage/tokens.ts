@@ -1,0 +1,90 @@
+import type { TokenKey } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Keys } from './keys.js';
+import { guard, type RedisClient } from './redis.js';
+import { open, seal, SealError } from './seal.js';
+
+/** What the service keeps per app user. The whole record is sealed; Redis never sees it clear. */
+export interface StoredToken {
+  token: string;
+  powensUserId: number | null;
+  createdAt: string;
+}
+
+interface SealedPayload {
+  t: string;
+  u: number | null;
+  c: string;
+}
+
+// Deletes only if the value is still the one we read: a token stored meanwhile by another tab
+// or instance is never removed by a stale decision.
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export class TokenStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly tokenKeys: readonly TokenKey[],
+  ) {}
+
+  static aad(userId: string): string {
+    return `token:${userId}`;
+  }
+
+  sealRecord(userId: string, record: StoredToken): string {
+    const payload: SealedPayload = { t: record.token, u: record.powensUserId, c: record.createdAt };
+    return seal(JSON.stringify(payload), TokenStore.aad(userId), this.tokenKeys);
+  }
+
+  openRecord(userId: string, sealed: string): StoredToken {
+    try {
+      const p = JSON.parse(open(sealed, TokenStore.aad(userId), this.tokenKeys)) as SealedPayload;
+      return { token: p.t, powensUserId: p.u, createdAt: p.c };
+    } catch (err: unknown) {
+      // A token we cannot open is an operator problem (a key removed from TOKEN_ENCRYPTION_KEYS
+      // too early); answering "not linked" would make the user create a second Powens user.
+      throw new AppError('INTERNAL', {
+        cause: err,
+        logDetail: { reason: err instanceof SealError ? err.message : 'token record unreadable' },
+      });
+    }
+  }
+
+  async getSealed(userId: string): Promise<string | null> {
+    return guard(this.redis.get(this.keys.token(userId)));
+  }
+
+  async get(userId: string): Promise<StoredToken | null> {
+    const sealed = await this.getSealed(userId);
+    return sealed === null ? null : this.openRecord(userId, sealed);
+  }
+
+  /** Stores the token unless one exists already; false means another flow won the race. */
+  async putIfAbsent(userId: string, record: StoredToken): Promise<boolean> {
+    const sealed = this.sealRecord(userId, record);
+    const ok = await guard(this.redis.set(this.keys.token(userId), sealed, 'NX'));
+    if (ok === 'OK' && record.powensUserId !== null) {
+      await guard(this.redis.set(this.keys.powensUser(record.powensUserId), userId));
+    }
+    return ok === 'OK';
+  }
+
+  /** Removes the user's token only if it is still `expected` (compare-and-delete). */
+  async deleteIfCurrent(userId: string, expected: StoredToken): Promise<boolean> {
+    const sealed = await this.getSealed(userId);
+    if (sealed === null) return false;
+    const current = this.openRecord(userId, sealed);
+    if (current.token !== expected.token) return false;
+    const removed = await guard(this.redis.eval(DELETE_IF_EQUAL, 1, this.keys.token(userId), sealed));
+    if (removed === 1 && current.powensUserId !== null) {
+      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)));
+    }
+    return removed === 1;
+  }
+
+  /** The app user a Powens user id belongs to (webhooks name users by Powens id). */
+  async userForPowensId(powensUserId: number): Promise<string | null> {
+    return guard(this.redis.get(this.keys.powensUser(powensUserId)));
+  }
+}

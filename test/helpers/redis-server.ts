@@ -1,0 +1,98 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** Stops the server (SIGTERM, then waits for the port to close). No-op for a shared REDIS_URL. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
+  /** Stops it for good and removes its folder. */
+  close(): Promise<void>;
+  /** Whether this is our own redis-server process (only then can a test stop it). */
+  owned: boolean;
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function waitForPort(port: number, open: boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const isOpen = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (isOpen === open) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`redis-server on port ${port} did not ${open ? 'start' : 'stop'} in time`);
+}
+
+/**
+ * A redis-server of the test's own on a free port (no persistence), so a test can stop and
+ * restart it. Where redis-server is not installed, falls back to REDIS_URL (and tests that
+ * need to stop Redis must check `owned`).
+ */
+export async function startTestRedis(): Promise<TestRedis> {
+  if (!hasRedisServer()) {
+    const url = process.env.REDIS_URL;
+    if (url === undefined) {
+      throw new Error('redis-server is not installed and REDIS_URL is not set: apt-get install redis-server');
+    }
+    return { url, port: Number(new URL(url).port || 6379), owned: false, stop: async () => {}, start: async () => {}, close: async () => {} };
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bff-redis-'));
+  let proc: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', ''],
+      { stdio: 'ignore' },
+    );
+    await waitForPort(port, true);
+  };
+  const stop = async (): Promise<void> => {
+    if (proc === undefined) return;
+    const p = proc;
+    proc = undefined;
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGKILL');
+    await exited;
+    await waitForPort(port, false);
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    owned: true,
+    stop,
+    start,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
