@@ -1,8 +1,9 @@
 import cors from 'cors';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import { ConnectionsService } from './api/connections.js';
-import { csrfGuard } from './api/csrf.js';
+import { connectionsCacheOptions } from './api/connections-cache.js';
+import { CSRF_EXEMPT_PATHS, csrfGuard } from './api/csrf.js';
 import { apiRouter } from './api/routes.js';
 import { createAuthenticator } from './auth/user.js';
 import type { Config } from './config.js';
@@ -11,6 +12,7 @@ import { flowRouter } from './flows/routes.js';
 import { closeWhenDraining } from './server.js';
 import { FlowStore } from './flows/state.js';
 import { createErrorHandler } from './http/error-handler.js';
+import { createRateLimits } from './http/rate-limit.js';
 import { opsRouter, type Lifecycle } from './ops/health.js';
 import { createHttpLogger, type Logger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
@@ -22,6 +24,7 @@ import { TokenStore } from './storage/tokens.js';
 import { APP_CSS } from './web/assets.js';
 import { DEMO_JS } from './web/demo-script.js';
 import { pagesRouter } from './web/demo.js';
+import { webhookReceiver, type WebhookReceiver } from './webhooks/routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -39,6 +42,7 @@ export interface BuiltApp {
   metrics: Metrics;
   tokens: TokenStore;
   connections: ConnectionsService;
+  webhooks: WebhookReceiver;
 }
 
 /** Builds the app from its dependencies: middleware order and routers, nothing else. */
@@ -48,11 +52,15 @@ export function createApp(deps: AppDeps): BuiltApp {
   const metrics = deps.metrics ?? new Metrics();
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const keys = createKeys(config.redis.prefix);
-  const tokens = new TokenStore(redis, keys, config.tokenKeys);
-  const flows = new FlowStore(redis, keys, now);
-  const connections = new ConnectionsService(tokens, powens, redis, keys);
+  // Every storage failure at the Redis boundary is counted (redis_errors_total{kind="command"}).
+  const onStoreError = metrics.observeStoreError;
+  const tokens = new TokenStore(redis, keys, config.tokenKeys, onStoreError);
+  const flows = new FlowStore(redis, keys, now, onStoreError);
+  const connections = new ConnectionsService(tokens, powens, redis, keys, { ...connectionsCacheOptions(config), onStoreError });
+  const webhooks = webhookReceiver({ config, redis, keys, tokens, connections, logger, now, onStoreError });
   const auth = createAuthenticator(config);
-  const session = createSessionMiddleware(config, redis, keys);
+  const limits = createRateLimits({ config, redis, keys, auth, onStoreError });
+  const session = createSessionMiddleware(config, redis, keys, onStoreError);
   const selfOrigin = config.publicUrl.origin;
 
   const app = express();
@@ -81,13 +89,20 @@ export function createApp(deps: AppDeps): BuiltApp {
           ...(config.secureCookies ? { upgradeInsecureRequests: [] } : {}),
         },
       },
+      // HSTS only for an https PUBLIC_URL: sent for a local http setup, it would pin the host
+      // name (localhost) to https for a year in the developer's browser.
       strictTransportSecurity: config.secureCookies ? { maxAge: 31536000, includeSubDomains: true } : false,
+      // The callback URL carries a code: no page of ours may leak it in a Referer.
       referrerPolicy: { policy: 'no-referrer' },
+      // Like frame-ancestors 'none', for browsers that only know X-Frame-Options.
+      xFrameOptions: { action: 'deny' },
       crossOriginEmbedderPolicy: false,
     }),
   );
 
   app.use(opsRouter({ redis, lifecycle, metrics, metricsToken: config.metricsToken }));
+  // Reads its own raw body (signature, gzip, size limit): before any body parser.
+  app.use(webhooks.router);
   app.get('/assets/app.css', asset('text/css', APP_CSS));
   app.get('/assets/demo.js', asset('text/javascript', DEMO_JS));
 
@@ -102,7 +117,7 @@ export function createApp(deps: AppDeps): BuiltApp {
       maxAge: 600,
     }),
   );
-  app.use(csrfGuard([selfOrigin, ...config.corsOrigins], ['/webhooks/powens']));
+  app.use(csrfGuard([selfOrigin, ...config.corsOrigins], CSRF_EXEMPT_PATHS));
 
   const api = apiRouter({ config, auth, connections });
   const jsonFormat: RequestHandler = (_req, res, next) => {
@@ -110,14 +125,19 @@ export function createApp(deps: AppDeps): BuiltApp {
     next();
   };
   // The demo knows its user from the session; the other modes need no session for the API.
-  app.use('/me', jsonFormat, ...(auth.mode === 'demo' ? [session] : []));
+  app.use('/me', jsonFormat, limits.perIp, ...(auth.mode === 'demo' ? [session] : []), limits.perUser);
   app.use(api);
 
   const pageFormat: RequestHandler = (_req, res, next) => {
     res.locals.format ??= 'page';
     next();
   };
-  app.use(['/connect', '/reconnect', '/manage', '/callback', '/demo'], pageFormat, session);
+  // Rate limits on the flow routes: per IP before the session is read, per user after it.
+  const flowPaths = ['/connect', '/reconnect', '/manage', '/callback'];
+  app.use([...flowPaths, '/demo'], pageFormat);
+  app.use(flowPaths, limits.perIp);
+  app.use([...flowPaths, '/demo'], session);
+  app.use(flowPaths, limits.perUser);
   if (auth.mode === 'demo') app.use('/', (req, res, next) => (req.path === '/' ? session(req, res, next) : next()));
   app.use(
     flowRouter({
@@ -138,7 +158,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND')));
   app.use(createErrorHandler(logger));
 
-  return { app, lifecycle, metrics, tokens, connections };
+  return { app, lifecycle, metrics, tokens, connections, webhooks };
 }
 
 function asset(type: string, body: string): RequestHandler {
@@ -149,14 +169,30 @@ function asset(type: string, body: string): RequestHandler {
   };
 }
 
-/** Request duration by route template (set by each handler), never by raw path. */
+/**
+ * Request duration by route template, never by raw path (paths are attacker-chosen: one label
+ * each would let anyone grow the registry without bound). The template is the one a handler set
+ * in res.locals.route, else the Express route that matched (a request refused by a route's own
+ * middleware, requireUser say, never reaches the handler), else one fixed label for everything
+ * no route matched (404s for random paths, CORS preflights). Routers are mounted at fixed paths,
+ * so baseUrl is a template too.
+ */
 function requestMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const route = typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
-      end({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route: routeLabel(req, res), status: String(res.statusCode) });
     });
     next();
   };
+}
+
+export const UNMATCHED_ROUTE = 'unmatched';
+
+function routeLabel(req: Request, res: Response): string {
+  if (typeof res.locals.route === 'string') return res.locals.route;
+  const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof path === 'string') return `${req.baseUrl}${path}`;
+  if (Array.isArray(path) && path.every((p) => typeof p === 'string')) return `${req.baseUrl}${path.join('|')}`;
+  return UNMATCHED_ROUTE;
 }

@@ -70,6 +70,8 @@ export interface Config {
   trustProxy: TrustProxy;
   logLevel: string;
   webhookHmacSecret: string | undefined;
+  /** Largest webhook body accepted, after gzip decompression too. */
+  webhookBodyLimitBytes: number;
   rateLimit: { perIp: number; perUser: number };
   metricsToken: string | undefined;
   connectionsCacheTtlSeconds: number;
@@ -169,6 +171,7 @@ const schema = z
     TRUST_PROXY: optional,
     LOG_LEVEL: optional,
     WEBHOOK_HMAC_SECRET: optional,
+    WEBHOOK_BODY_LIMIT_BYTES: intVar(10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     RATE_LIMIT_PER_IP: intVar(300, 0, 1000000),
     RATE_LIMIT_PER_USER: intVar(60, 0, 1000000),
     METRICS_TOKEN: optional,
@@ -178,15 +181,23 @@ const schema = z
   })
   .loose();
 
+/** Every variable the service reads (documented one by one in .env.example). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export function loadConfig(env: Env): ConfigResult {
-  const parsed = schema.safeParse(env);
   const problems: string[] = [];
+  let parsed = schema.safeParse(env);
   if (!parsed.success) {
+    const bad = new Set<string>();
     for (const issue of parsed.error.issues) {
       // The message never includes the input value: zod's own messages for these checks do not.
       problems.push(`${issue.path.join('.')}: ${issue.message}`);
+      bad.add(String(issue.path[0]));
     }
-    return { ok: false, problems };
+    // Every problem is listed at once, not only the malformed numbers: the checks below run on
+    // the rest, with the defaults standing in for the variables already reported.
+    parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([name]) => !bad.has(name))));
+    if (!parsed.success) return { ok: false, problems };
   }
   const e = parsed.data;
   const problem = (name: string, text: string): void => {
@@ -196,6 +207,13 @@ export function loadConfig(env: Env): ConfigResult {
 
   const nodeEnv = e.NODE_ENV ?? 'development';
   const production = nodeEnv === 'production';
+  /** An absolute http(s) URL; https in production (codes, secrets and tokens travel over these). */
+  const checkServiceUrl = (name: string, value: string): void => {
+    const u = parseUrl(value);
+    if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:')) problem(name, 'must be an absolute http(s) URL');
+    else if (u.username !== '' || u.password !== '') problem(name, 'must not carry credentials');
+    else if (production && u.protocol !== 'https:') problem(name, 'must be https when NODE_ENV=production');
+  };
 
   // PUBLIC_URL
   const port = e.PORT;
@@ -226,25 +244,14 @@ export function loadConfig(env: Env): ConfigResult {
   }
   if (e.POWENS_CLIENT_ID === undefined) problem('POWENS_CLIENT_ID', 'is required (from the Powens console)');
   if (e.POWENS_CLIENT_SECRET === undefined) problem('POWENS_CLIENT_SECRET', 'is required (from the Powens console)');
+  // Derived defaults are checked only when set explicitly: a default built from a bad
+  // PUBLIC_URL or POWENS_DOMAIN would otherwise add a line naming a variable nobody set.
   const redirectUri = e.POWENS_REDIRECT_URI ?? `${base}/callback`;
-  const ru = parseUrl(redirectUri);
-  if (ru === undefined || (ru.protocol !== 'http:' && ru.protocol !== 'https:')) {
-    problem('POWENS_REDIRECT_URI', 'must be an absolute http(s) URL');
-  } else if (production && ru.protocol !== 'https:') {
-    problem('POWENS_REDIRECT_URI', 'must be https when NODE_ENV=production');
-  }
+  if (e.POWENS_REDIRECT_URI !== undefined) checkServiceUrl('POWENS_REDIRECT_URI', redirectUri);
   const apiUrl = (e.POWENS_API_URL ?? `https://${domain}/2.0`).replace(/\/+$/, '');
-  const au = parseUrl(apiUrl);
-  if (au === undefined || (au.protocol !== 'http:' && au.protocol !== 'https:')) {
-    problem('POWENS_API_URL', 'must be an absolute http(s) URL');
-  } else if (production && au.protocol !== 'https:') {
-    problem('POWENS_API_URL', 'must be https when NODE_ENV=production');
-  }
+  if (e.POWENS_API_URL !== undefined) checkServiceUrl('POWENS_API_URL', apiUrl);
   const webviewUrl = (e.POWENS_WEBVIEW_URL ?? 'https://webview.powens.com').replace(/\/+$/, '');
-  const wu = parseUrl(webviewUrl);
-  if (wu === undefined || (wu.protocol !== 'http:' && wu.protocol !== 'https:')) {
-    problem('POWENS_WEBVIEW_URL', 'must be an absolute http(s) URL');
-  }
+  if (e.POWENS_WEBVIEW_URL !== undefined) checkServiceUrl('POWENS_WEBVIEW_URL', webviewUrl);
   let webviewLang: WebviewLang | undefined;
   if (e.POWENS_WEBVIEW_LANG !== undefined) {
     const l = e.POWENS_WEBVIEW_LANG.toLowerCase();
@@ -252,35 +259,7 @@ export function loadConfig(env: Env): ConfigResult {
     else problem('POWENS_WEBVIEW_LANG', `must be one of ${WEBVIEW_LANGS.join(', ')}`);
   }
 
-  // Redis
-  if (e.REDIS_URL === undefined && production) problem('REDIS_URL', 'is required when NODE_ENV=production');
-  if (e.REDIS_URL !== undefined) {
-    const r = parseUrl(e.REDIS_URL);
-    if (r === undefined || (r.protocol !== 'redis:' && r.protocol !== 'rediss:')) {
-      problem('REDIS_URL', 'must be a redis:// or rediss:// URL');
-    }
-  }
-  const sentinels: { host: string; port: number }[] = [];
-  for (const s of list(e.REDIS_SENTINELS)) {
-    const m = /^(.+):(\d{1,5})$/.exec(s);
-    if (m === null || Number(m[2]) > 65535) {
-      problem('REDIS_SENTINELS', 'must be a comma-separated list of host:port');
-      break;
-    }
-    sentinels.push({ host: m[1] ?? '', port: Number(m[2]) });
-  }
-  if (sentinels.length > 0 && e.REDIS_SENTINEL_NAME === undefined) {
-    problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the monitored master name)');
-  }
-  const cluster = e.REDIS_CLUSTER !== undefined && ['1', 'true', 'yes'].includes(e.REDIS_CLUSTER.toLowerCase());
-  if (e.REDIS_CLUSTER !== undefined && !['0', '1', 'true', 'false', 'yes', 'no'].includes(e.REDIS_CLUSTER.toLowerCase())) {
-    problem('REDIS_CLUSTER', 'must be true or false');
-  }
-  if (cluster && sentinels.length > 0) problem('REDIS_CLUSTER', 'cannot be combined with REDIS_SENTINELS');
-  const prefix = e.REDIS_PREFIX ?? 'powens-bff:';
-  if (!/^[A-Za-z0-9:_.{}-]{1,64}$/.test(prefix)) {
-    problem('REDIS_PREFIX', 'must be 1 to 64 characters among letters, digits and : _ . - { }');
-  }
+  const redis = redisSection(e, production, problem);
 
   // Session secrets
   let sessionSecrets = list(e.SESSION_SECRET);
@@ -294,19 +273,7 @@ export function loadConfig(env: Env): ConfigResult {
     problem('SESSION_SECRET', 'every secret in the list must be at least 32 characters when NODE_ENV=production');
   }
 
-  // Token encryption keys
-  let tokenKeys: TokenKey[] = [];
-  if (e.TOKEN_ENCRYPTION_KEYS === undefined) {
-    if (production) problem('TOKEN_ENCRYPTION_KEYS', 'is required when NODE_ENV=production (keyId:base64 of 32 bytes)');
-    else {
-      tokenKeys = [{ id: 'dev', key: randomBytes(32) }];
-      generated.push('TOKEN_ENCRYPTION_KEYS');
-    }
-  } else {
-    const parsedKeys = parseTokenKeys(e.TOKEN_ENCRYPTION_KEYS);
-    if (typeof parsedKeys === 'string') problem('TOKEN_ENCRYPTION_KEYS', parsedKeys);
-    else tokenKeys = parsedKeys;
-  }
+  const tokenKeys = tokenKeysSection(e, production, problem, generated);
 
   // Auth
   const mode = e.AUTH_MODE ?? (production ? undefined : 'demo');
@@ -355,7 +322,8 @@ export function loadConfig(env: Env): ConfigResult {
   }
 
   if (e.APP_LOGIN_URL !== undefined) {
-    const isPath = e.APP_LOGIN_URL.startsWith('/') && !e.APP_LOGIN_URL.startsWith('//');
+    // `/\host` is read by browsers (and URL parsers) as `//host`: not a path of this origin.
+    const isPath = /^\/(?![/\\])/.test(e.APP_LOGIN_URL);
     const u = isPath ? undefined : parseUrl(e.APP_LOGIN_URL);
     if (!isPath && (u === undefined || (u.protocol !== 'https:' && u.protocol !== 'http:'))) {
       problem('APP_LOGIN_URL', 'must be an absolute http(s) URL or a path starting with /');
@@ -415,16 +383,7 @@ export function loadConfig(env: Env): ConfigResult {
         timeoutMs: e.POWENS_TIMEOUT_MS,
         retries: e.POWENS_RETRIES,
       },
-      redis: {
-        url: e.REDIS_URL,
-        prefix,
-        sentinels,
-        sentinelName: e.REDIS_SENTINEL_NAME,
-        sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
-        cluster,
-        commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
-        startupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
-      },
+      redis,
       sessionSecrets,
       sessionTtlSeconds: e.SESSION_TTL_SECONDS,
       tokenKeys,
@@ -434,6 +393,7 @@ export function loadConfig(env: Env): ConfigResult {
       trustProxy,
       logLevel,
       webhookHmacSecret: e.WEBHOOK_HMAC_SECRET,
+      webhookBodyLimitBytes: e.WEBHOOK_BODY_LIMIT_BYTES,
       rateLimit: { perIp: e.RATE_LIMIT_PER_IP, perUser: e.RATE_LIMIT_PER_USER },
       metricsToken: e.METRICS_TOKEN,
       connectionsCacheTtlSeconds: e.CONNECTIONS_CACHE_TTL_SECONDS,
@@ -442,6 +402,114 @@ export function loadConfig(env: Env): ConfigResult {
       generated,
     },
   };
+}
+
+type Parsed = z.infer<typeof schema>;
+type Problem = (name: string, text: string) => void;
+
+const STORAGE_VARIABLES = {
+  NODE_ENV: true,
+  REDIS_URL: true,
+  REDIS_PREFIX: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_CLUSTER: true,
+  REDIS_COMMAND_TIMEOUT_MS: true,
+  REDIS_STARTUP_TIMEOUT_MS: true,
+  TOKEN_ENCRYPTION_KEYS: true,
+} as const;
+
+type StorageEnv = Pick<Parsed, keyof typeof STORAGE_VARIABLES>;
+
+function redisSection(e: StorageEnv, requireUrl: boolean, problem: Problem): RedisConfig {
+  if (e.REDIS_URL === undefined && requireUrl) problem('REDIS_URL', 'is required when NODE_ENV=production');
+  if (e.REDIS_URL !== undefined) {
+    const r = parseUrl(e.REDIS_URL);
+    if (r === undefined || (r.protocol !== 'redis:' && r.protocol !== 'rediss:')) {
+      problem('REDIS_URL', 'must be a redis:// or rediss:// URL');
+    }
+  }
+  const sentinels: { host: string; port: number }[] = [];
+  for (const s of list(e.REDIS_SENTINELS)) {
+    const m = /^(.+):(\d{1,5})$/.exec(s);
+    if (m === null || Number(m[2]) > 65535) {
+      problem('REDIS_SENTINELS', 'must be a comma-separated list of host:port');
+      break;
+    }
+    sentinels.push({ host: m[1] ?? '', port: Number(m[2]) });
+  }
+  if (sentinels.length > 0 && e.REDIS_SENTINEL_NAME === undefined) {
+    problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the monitored master name)');
+  }
+  const cluster = e.REDIS_CLUSTER !== undefined && ['1', 'true', 'yes'].includes(e.REDIS_CLUSTER.toLowerCase());
+  if (e.REDIS_CLUSTER !== undefined && !['0', '1', 'true', 'false', 'yes', 'no'].includes(e.REDIS_CLUSTER.toLowerCase())) {
+    problem('REDIS_CLUSTER', 'must be true or false');
+  }
+  if (cluster && sentinels.length > 0) problem('REDIS_CLUSTER', 'cannot be combined with REDIS_SENTINELS');
+  const prefix = e.REDIS_PREFIX ?? 'powens-bff:';
+  if (!/^[A-Za-z0-9:_.{}-]{1,64}$/.test(prefix)) {
+    problem('REDIS_PREFIX', 'must be 1 to 64 characters among letters, digits and : _ . - { }');
+  }
+  return {
+    url: e.REDIS_URL,
+    prefix,
+    sentinels,
+    sentinelName: e.REDIS_SENTINEL_NAME,
+    sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+    cluster,
+    commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    startupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
+  };
+}
+
+/** `generated` is undefined when a missing value must be a problem rather than a random key. */
+function tokenKeysSection(e: StorageEnv, production: boolean, problem: Problem, generated: string[] | undefined): TokenKey[] {
+  if (e.TOKEN_ENCRYPTION_KEYS === undefined) {
+    if (production || generated === undefined) {
+      problem('TOKEN_ENCRYPTION_KEYS', `is required${production ? ' when NODE_ENV=production' : ''} (keyId:base64 of 32 bytes)`);
+      return [];
+    }
+    generated.push('TOKEN_ENCRYPTION_KEYS');
+    return [{ id: 'dev', key: randomBytes(32) }];
+  }
+  const parsedKeys = parseTokenKeys(e.TOKEN_ENCRYPTION_KEYS);
+  if (typeof parsedKeys === 'string') {
+    problem('TOKEN_ENCRYPTION_KEYS', parsedKeys);
+    return [];
+  }
+  return parsedKeys;
+}
+
+export interface StorageConfig {
+  redis: RedisConfig;
+  tokenKeys: TokenKey[];
+}
+
+export type StorageConfigResult = { ok: true; config: StorageConfig } | { ok: false; problems: string[] };
+
+/**
+ * Only what offline tools on the stored data need (`npm run rotate-keys`): Redis and the token
+ * keys, parsed exactly as loadConfig parses them, without requiring the POWENS_* variables.
+ * Stricter than loadConfig in one way: REDIS_URL and TOKEN_ENCRYPTION_KEYS are always required,
+ * since a random development key would make every re-sealed token unreadable.
+ */
+export function loadStorageConfig(env: Env): StorageConfigResult {
+  const parsed = schema.pick(STORAGE_VARIABLES).safeParse(env);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) };
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const problem: Problem = (name, text) => {
+    problems.push(`${name}: ${text}`);
+  };
+  const production = (e.NODE_ENV ?? 'development') === 'production';
+  if (e.REDIS_URL === undefined) problem('REDIS_URL', 'is required (the Redis that holds the tokens)');
+  const redis = redisSection(e, false, problem);
+  const tokenKeys = tokenKeysSection(e, production, problem, undefined);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: { redis, tokenKeys } };
 }
 
 /** `keyId:base64-32-bytes,...`; returns a problem text (never containing key material) or the keys. */

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { createApp } from './app.js';
 import { formatProblems, loadConfig, type Config } from './config.js';
 import { createLogger, safeError, type Logger } from './ops/logger.js';
@@ -30,11 +32,20 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
 
   const stop = (signal: string): void => {
     logger.info({ signal }, 'signal received');
+    // The last resort: whatever happens below, the process is gone within 10 s of the signal
+    // (orchestrators SIGKILL soon after). unref: it never keeps the process alive by itself.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, 10_000).unref();
     void running
       .shutdown()
       .then(async () => {
         powens.close();
-        await redis.quit().catch(() => undefined);
+        // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not
+        // hold the exit up (a paused Redis would only answer after the command timeout).
+        await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+        redis.disconnect();
         logger.info('stopped');
         process.exit(0);
       })
@@ -76,8 +87,19 @@ async function main(): Promise<void> {
   await start(config, redis, logger);
 }
 
+/** Whether this module is the script node was started with (paths compared as real paths). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
 // Run only as the entry point, so tests and the demo can import `start` without side effects.
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+if (isEntryPoint()) {
   main().catch((err: unknown) => {
     process.stderr.write(`start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

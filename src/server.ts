@@ -34,6 +34,18 @@ export async function startServer(
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = config.keepAliveTimeoutMs + 1000;
   server.requestTimeout = 60_000;
+  // Responses in progress, so that shutdown can ask their connections to close once they are
+  // sent: Node keeps such a connection open after its response (until keepAliveTimeout), and
+  // server.close() would wait for it.
+  const inFlight = new Set<http.ServerResponse>();
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      // The socket is idle now (its response is done): close it rather than wait for the client.
+      if (lifecycle.shuttingDown) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? config.port, opts.host ?? config.host, () => {
@@ -62,6 +74,11 @@ export async function startServer(
         resolve();
       });
       server.closeIdleConnections();
+      // Responses not started yet go out with `Connection: close`, and Node ends the socket
+      // after them; the 'close' hook above catches those already streaming.
+      for (const res of inFlight) {
+        if (!res.headersSent) res.shouldKeepAlive = false;
+      }
     });
     return closing;
   };

@@ -2,8 +2,9 @@ import { AppError } from '../errors.js';
 import type { PowensClient } from '../powens/client.js';
 import { toConnectionView, type ConnectionView } from '../powens/status.js';
 import type { Keys } from '../storage/keys.js';
-import { guard, type RedisClient } from '../storage/redis.js';
+import type { RedisClient } from '../storage/redis.js';
 import type { StoredToken, TokenStore } from '../storage/tokens.js';
+import { ConnectionsCache, type ConnectionsCacheOptions } from './connections-cache.js';
 
 export interface ConnectionsAnswer {
   linked: boolean;
@@ -14,22 +15,32 @@ const NOT_LINKED: ConnectionsAnswer = { linked: false, connections: [] };
 
 /**
  * A user's bank connections as the frontend sees them, and the changes it may make. A token
- * Powens refuses (401/403) is dropped: the user is then simply not linked.
+ * Powens refuses (401/403) is dropped: the user is then simply not linked. Lists are served from
+ * a short per-user cache; every change made here, by a flow or by a webhook invalidates it.
  */
 export class ConnectionsService {
+  private readonly cache: ConnectionsCache;
+
   constructor(
     private readonly tokens: TokenStore,
     private readonly powens: PowensClient,
-    private readonly redis: RedisClient,
-    private readonly keys: Keys,
-  ) {}
+    redis: RedisClient,
+    keys: Keys,
+    cacheOptions: ConnectionsCacheOptions = { ttlSeconds: 0, lockMs: 5000 },
+  ) {
+    this.cache = new ConnectionsCache(redis, keys, cacheOptions);
+  }
 
   async list(userId: string): Promise<ConnectionsAnswer> {
+    const views = await this.cache.get(userId, () => this.load(userId));
+    return views === null ? NOT_LINKED : { linked: true, connections: views };
+  }
+
+  private async load(userId: string): Promise<ConnectionView[] | null> {
     const stored = await this.tokens.get(userId);
-    if (stored === null) return NOT_LINKED;
+    if (stored === null) return null;
     const raw = await this.withToken(userId, stored, (t) => this.powens.listConnections(t));
-    if (raw === null) return NOT_LINKED;
-    return { linked: true, connections: raw.map(toConnectionView) };
+    return raw === null ? null : raw.map(toConnectionView);
   }
 
   async remove(userId: string, connectionId: number): Promise<void> {
@@ -56,7 +67,7 @@ export class ConnectionsService {
   }
 
   async invalidate(userId: string): Promise<void> {
-    await guard(this.redis.del(this.keys.connectionsCache(userId)));
+    await this.cache.invalidate(userId);
   }
 
   /** Runs `use` with the token; on 401/403 drops the token and answers null. */

@@ -1,7 +1,16 @@
 import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Methods that change nothing; every other method is state-changing and guarded. */
+export const SAFE_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS'];
+const SAFE = new Set(SAFE_METHODS);
+
+/**
+ * The only paths the guard lets through: server-to-server calls that a browser never makes and
+ * that authenticate otherwise (the webhook: HMAC or the user's Powens token). The route test
+ * reads this same list, so a new exemption is a visible, reviewed change.
+ */
+export const CSRF_EXEMPT_PATHS: readonly string[] = ['/webhooks/powens'];
 
 /**
  * The one CSRF mechanism, mounted once for the whole app: every state-changing request needs

@@ -17,6 +17,15 @@ import {
 import type { EmulatorClient, EmulatorContext } from './types.js';
 import { escapeHtml } from './util.js';
 import { createWebviewRouter, renderWebviewErrorPage } from './webview.js';
+import {
+  type BuiltWebhookEvent,
+  buildWebhookPayload,
+  sendWebhook,
+  type SendWebhookOptions,
+  type WebhookDelivery,
+  webhookIds,
+  type WebhookSubject,
+} from './webhooks.js';
 
 export type { EmulatorClient } from './types.js';
 export type { EmulatorEndpoint, FailOptions, TimesOptions } from './knobs.js';
@@ -24,6 +33,8 @@ export { EMULATOR_ENDPOINTS } from './knobs.js';
 export type { ConnectionFieldPatch, EmulatorSnapshot, EmulatorUserView, PowensConnection, SnapshotUser } from './store.js';
 export type { EmulatorConnector } from './connectors.js';
 export { CONNECTORS, DEMO_BANK_ID, TEST_CONNECTOR_ID, TEST_CONNECTOR_UUID } from './connectors.js';
+export type { BuiltWebhookEvent, SendWebhookOptions, WebhookDelivery, WebhookSubject } from './webhooks.js';
+export { WEBHOOK_EVENTS, signWebhook } from './webhooks.js';
 
 export const DEFAULT_CLIENT: Readonly<EmulatorClient> = Object.freeze({
   clientId: 'demo-client',
@@ -74,6 +85,14 @@ export interface EmulatorKnobs {
   resetAll(): void;
   /** Number of API calls received by an endpoint, or by all of them. */
   calls(endpoint?: EmulatorEndpoint): number;
+  /**
+   * POSTs a webhook to `url` as Powens would (the `event` query parameter added, an
+   * `id_webhook_data` added to an object payload that has none), signed with `hmacSecret`
+   * and/or with `Authorization: Bearer <bearer>`. Resolves with the answer.
+   */
+  sendWebhook(url: string, event: string, payload: unknown, options?: SendWebhookOptions): Promise<WebhookDelivery>;
+  /** A payload of `event` in Powens' shape, built from the emulator's data. */
+  webhookPayload(event: BuiltWebhookEvent, subject: WebhookSubject): Record<string, unknown>;
 }
 
 export interface EmulatorState {
@@ -123,6 +142,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
     publicUrl: () => publicUrl?.url,
   };
 
+  const nextWebhookId = webhookIds();
   const knobs: EmulatorKnobs = {
     fail: (endpoint, opts) => registry.fail(endpoint, opts),
     hang: (endpoint, opts) => registry.hang(endpoint, opts),
@@ -155,6 +175,8 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
       store.clear();
     },
     calls: (endpoint) => registry.calls(endpoint),
+    sendWebhook: (url, event, payload, opts) => sendWebhook(url, event, payload, opts, nextWebhookId),
+    webhookPayload: (event, subject) => buildWebhookPayload(store, now(), event, subject),
   };
 
   const state: EmulatorState = {

@@ -5,6 +5,7 @@ import type { ConnectionFieldPatch } from './store.js';
 import type { EmulatorKnobs } from './app.js';
 import type { EmulatorContext } from './types.js';
 import { isRecord } from './util.js';
+import { isBuiltWebhookEvent, type SendWebhookOptions, WEBHOOK_EVENTS } from './webhooks.js';
 
 class ControlError extends Error {}
 
@@ -81,6 +82,31 @@ function patchOf(body: Record<string, unknown>): ConnectionFieldPatch {
     patch.extra = body['extra'];
   }
   return patch;
+}
+
+function optionalString(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ControlError(`${name} must be a string`);
+  return value;
+}
+
+/** The options of POST /webhooks/send: `hmacSecret`, `bearer`, `gzip`, `date` (sent as is), `headers`. */
+function webhookOptionsOf(body: Record<string, unknown>): SendWebhookOptions {
+  const options: SendWebhookOptions = {};
+  const hmacSecret = optionalString(body, 'hmacSecret');
+  if (hmacSecret !== undefined) options.hmacSecret = hmacSecret;
+  const bearer = optionalString(body, 'bearer');
+  if (bearer !== undefined) options.bearer = bearer;
+  const date = optionalString(body, 'date');
+  if (date !== undefined) options.date = date;
+  if (body['gzip'] !== undefined) {
+    if (typeof body['gzip'] !== 'boolean') throw new ControlError('gzip must be a boolean');
+    options.gzip = body['gzip'];
+  }
+  const headers = stringRecord(body['headers'], 'headers');
+  if (headers !== undefined) options.headers = headers;
+  return options;
 }
 
 function connectionIdOf(req: Request): number {
@@ -185,6 +211,37 @@ export function createControlRouter(ctx: EmulatorContext, knobs: EmulatorKnobs):
       }
     }
     res.status(201).json(knobs.addUser({ connections }));
+  });
+
+  /**
+   * Sends a webhook: `{ url, event, payload? , userId?, connectionId?, hmacSecret?, bearer?,
+   * gzip?, date?, headers? }`. Without `payload`, one is built from the emulator's data for
+   * `userId` / `connectionId`. Answers `{ url, status, body, idWebhookData }` of the delivery.
+   */
+  router.post('/webhooks/send', async (req, res) => {
+    const body = bodyOf(req);
+    const url = optionalString(body, 'url');
+    const event = optionalString(body, 'event');
+    if (url === undefined || !/^https?:\/\//.test(url)) throw new ControlError('url must be an http(s) URL');
+    if (event === undefined || event === '') throw new ControlError('event is required');
+    let payload: unknown = body['payload'];
+    if (payload === undefined) {
+      if (!isBuiltWebhookEvent(event)) {
+        throw new ControlError(`without a payload, event must be one of ${WEBHOOK_EVENTS.join(', ')}`);
+      }
+      const userId = optionalInt(body, 'userId');
+      const connectionId = optionalInt(body, 'connectionId');
+      payload = knobs.webhookPayload(event, {
+        ...(userId !== undefined ? { userId } : {}),
+        ...(connectionId !== undefined ? { connectionId } : {}),
+      });
+    }
+    const options = webhookOptionsOf(body);
+    try {
+      res.json(await knobs.sendWebhook(url, event, payload, options));
+    } catch (err: unknown) {
+      res.status(502).json({ error: `webhook delivery failed: ${err instanceof Error ? err.message : String(err)}` });
+    }
   });
 
   router.post('/reset', (req, res) => {

@@ -30,11 +30,11 @@ export interface FlowDeps {
 const MAX_ERROR_DESCRIPTION = 300;
 
 /** The webview's error codes with their own message; any other code gets the generic one. */
-const WEBVIEW_ERRORS: Record<string, ErrorCode> = {
-  access_denied: 'FLOW_CANCELLED',
-  tos_declined: 'FLOW_TOS_DECLINED',
-  server_error: 'FLOW_POWENS_ERROR',
-};
+const WEBVIEW_ERRORS: ReadonlyMap<string, ErrorCode> = new Map<string, ErrorCode>([
+  ['access_denied', 'FLOW_CANCELLED'],
+  ['tos_declined', 'FLOW_TOS_DECLINED'],
+  ['server_error', 'FLOW_POWENS_ERROR'],
+]);
 
 function startPath(kind: FlowKind, returnTo: string, connectionId: number | null): string {
   const base = kind === 'reconnect' ? `/reconnect/${connectionId ?? ''}` : `/${kind}`;
@@ -93,7 +93,6 @@ export function flowRouter(deps: FlowDeps): Router {
       }
       const retryPath = startPath(kind, returnTo, connectionId);
       try {
-        await bindSession(req, userId);
         const stored = await tokens.get(userId);
         // A returning user opens the webview with a temporary code, so the new connection
         // joins the same Powens user instead of creating a second one.
@@ -102,6 +101,8 @@ export function flowRouter(deps: FlowDeps): Router {
           return powens.temporaryCode(token, 'singleAccess');
         });
         if (code === null && kind !== 'connect') throw new AppError('NOT_LINKED', { retryPath: '/connect' });
+        // Only now, once the flow will start: a refused request must not leave a session behind.
+        await bindSession(req, userId);
         const state = await flows.create(req.sessionID, {
           userId,
           kind,
@@ -178,7 +179,8 @@ export function flowRouter(deps: FlowDeps): Router {
     if (error !== undefined) {
       const known = /^[a-z0-9_.-]{1,64}$/i.test(error) ? error : 'unrecognised';
       throw retry(
-        new AppError(WEBVIEW_ERRORS[known] ?? 'FLOW_FAILED', {
+        // A Map, not an object: `error=constructor` or `error=__proto__` must not find a prototype member.
+        new AppError(WEBVIEW_ERRORS.get(known) ?? 'FLOW_FAILED', {
           logDetail: {
             webviewError: known,
             // Technical text from Powens: logged (capped, as data), never rendered.
@@ -188,7 +190,9 @@ export function flowRouter(deps: FlowDeps): Router {
       );
     }
 
-    const connectionId = parseId(connectionIdText) ?? parseId(connectionIdsText?.split(',')[0]);
+    // A reconnect returns only `state` at Powens: the connection is the one the flow was started for.
+    const connectionId =
+      flow.kind === 'reconnect' ? (flow.connectionId ?? undefined) : (parseId(connectionIdText) ?? parseId(connectionIdsText?.split(',')[0]));
     if (flow.kind === 'connect' && !flow.withCode) {
       if (code === undefined || code === '') throw retry(new AppError('CODE_MISSING'));
       try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { digest } from '../crypto.js';
 import type { Keys } from '../storage/keys.js';
-import { guard, type RedisClient } from '../storage/redis.js';
+import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 
 export type FlowKind = 'connect' | 'reconnect' | 'manage';
 
@@ -24,13 +24,16 @@ export const MAX_FLOWS_PER_SESSION = 10;
  * moment would otherwise overwrite each other's session write and lose a flow. Each flow is one
  * key named by the session and a hash of its state, so it is bound to the session that started
  * it, consumed atomically (GETDEL: a replay finds nothing), and a Redis dump holds no usable
- * state value.
+ * state value. A per-session list keeps the state hashes newest first: its order is the order
+ * of creation even when two flows start within the same millisecond (or under a frozen clock),
+ * so the one dropped beyond the limit is always the oldest.
  */
 export class FlowStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly now: () => number,
+    private readonly onStoreError?: StoreErrorObserver,
   ) {}
 
   async create(sessionId: string, flow: Omit<PendingFlow, 'createdAt'>): Promise<string> {
@@ -40,23 +43,24 @@ export class FlowStore {
     const createdAt = this.now();
     const record: PendingFlow = { ...flow, createdAt };
     const index = this.keys.flowIndex(s);
+    // One transaction: the new flow, its place at the head of the index, and the entries beyond
+    // the limit taken out of the index, so two concurrent creations never drop the same flow
+    // twice or keep eleven.
     const results = await guard(
       this.redis
         .multi()
         .set(this.keys.flow(s, h), JSON.stringify(record), 'PX', FLOW_TTL_MS)
-        .zadd(index, createdAt, h)
-        .zremrangebyscore(index, '-inf', createdAt - FLOW_TTL_MS)
+        .lpush(index, h)
+        .lrange(index, MAX_FLOWS_PER_SESSION, -1)
+        .ltrim(index, 0, MAX_FLOWS_PER_SESSION - 1)
         .pexpire(index, FLOW_TTL_MS)
-        .zcard(index)
         .exec(),
+      this.onStoreError,
     );
-    const card = Number(results?.[4]?.[1] ?? 0);
-    if (card > MAX_FLOWS_PER_SESSION) {
-      // The oldest flows beyond the limit are dropped: their callbacks will be refused.
-      const popped = await guard(this.redis.zpopmin(index, card - MAX_FLOWS_PER_SESSION));
-      const victims = popped.filter((_, i) => i % 2 === 0);
-      if (victims.length > 0) await guard(this.redis.del(...victims.map((v) => this.keys.flow(s, v))));
-    }
+    const dropped = results?.[2]?.[1];
+    const victims = Array.isArray(dropped) ? dropped.filter((v): v is string => typeof v === 'string') : [];
+    // The oldest flows beyond the limit are dropped: their callbacks will be refused.
+    if (victims.length > 0) await guard(this.redis.del(...victims.map((v) => this.keys.flow(s, v))), this.onStoreError);
     return state;
   }
 
@@ -64,15 +68,16 @@ export class FlowStore {
   async consume(sessionId: string, state: string): Promise<PendingFlow | null> {
     const s = digest(sessionId);
     const h = digest(state);
-    const raw = await guard(this.redis.getdel(this.keys.flow(s, h)));
-    await guard(this.redis.zrem(this.keys.flowIndex(s), h));
+    const raw = await guard(this.redis.getdel(this.keys.flow(s, h)), this.onStoreError);
     if (raw === null) return null;
+    await guard(this.redis.lrem(this.keys.flowIndex(s), 0, h), this.onStoreError);
     const flow = JSON.parse(raw) as PendingFlow;
     if (this.now() - flow.createdAt > FLOW_TTL_MS) return null;
     return flow;
   }
 
+  /** Pending flows of a session (expired ones included until they are pushed out). */
   async count(sessionId: string): Promise<number> {
-    return guard(this.redis.zcard(this.keys.flowIndex(digest(sessionId))));
+    return guard(this.redis.llen(this.keys.flowIndex(digest(sessionId))), this.onStoreError);
   }
 }

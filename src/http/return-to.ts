@@ -1,5 +1,10 @@
 const BASE = 'http://return-to.invalid';
 
+/** A path that a browser would read as another host: `//x` or `/\x` (backslash counts as slash). */
+function leavesOrigin(path: string): boolean {
+  return path.startsWith('//') || path.startsWith('/\\');
+}
+
 /**
  * A return path confined to this service's origin: `/x` is kept; `//x`, `/\x`, absolute URLs,
  * `javascript:`, control characters (CR/LF) and anything that would resolve to another origin
@@ -7,7 +12,7 @@ const BASE = 'http://return-to.invalid';
  */
 export function safeReturnTo(value: string | undefined): string {
   if (value === undefined || value.length === 0 || value.length > 2048) return '/';
-  if (!value.startsWith('/') || value.startsWith('//')) return '/';
+  if (!value.startsWith('/') || leavesOrigin(value)) return '/';
   // Browsers treat a backslash like a slash (`/\evil.example`), and control characters can
   // split headers or be stripped into `//`.
   if (/[\\\u0000-\u001f\u007f]/.test(value)) return '/';
@@ -18,7 +23,11 @@ export function safeReturnTo(value: string | undefined): string {
     return '/';
   }
   if (url.origin !== BASE) return '/';
-  return `${url.pathname}${url.search}${url.hash}`;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  // Dot segments are resolved by the parse above: `/.//evil.example` and `/a/..//evil.example`
+  // become `//evil.example`, which a browser would follow to another host.
+  if (leavesOrigin(path)) return '/';
+  return path;
 }
 
 /** Adds `name=value` to a path's query string. */

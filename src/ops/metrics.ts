@@ -43,11 +43,16 @@ export class Metrics {
     });
     this.redisErrors = new Counter({
       name: 'redis_errors_total',
-      help: 'Redis connection and command errors',
+      help: 'Redis errors: kind="connection" for connection losses and failed reconnects, kind="command" for storage operations that failed',
       labelNames: ['kind'],
       registers: [this.registry],
     });
   }
+
+  /** A storage operation failed at the Redis boundary (src/storage/redis.ts guard/storeError). */
+  observeStoreError = (): void => {
+    this.redisErrors.inc({ kind: 'command' });
+  };
 
   observePowens = (endpoint: PowensEndpoint, seconds: number, outcome: string): void => {
     this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);

@@ -190,7 +190,9 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
       powensRequestId: typeof b.request_id === 'string' ? b.request_id.slice(0, 64) : undefined,
     };
     const cause = sanitizedCause(err);
-    if (status === 401 || status === 403) return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
+    // The token exchange authenticates the client application, not a user: a 401 there means a
+    // wrong client id or secret (an operator problem), never a user token gone stale.
+    if ((status === 401 || status === 403) && endpoint !== 'token.access') return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
     if (status === 404 && endpoint.startsWith('connections.')) return new AppError('CONNECTION_NOT_FOUND', { cause, logDetail });
     if (status >= 500 || status === 429 || status === 408) return new AppError('POWENS_UNAVAILABLE', { cause, logDetail });
     return new AppError('POWENS_REJECTED', { cause, logDetail });

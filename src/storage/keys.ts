@@ -13,6 +13,8 @@ export interface Keys {
   flowIndex(sessionHash: string): string;
   connectionsCache(userId: string): string;
   connectionsLock(userId: string): string;
+  /** Changes on every invalidation, so a fill that began before it cannot store stale data. */
+  connectionsGeneration(userId: string): string;
   webhookSeen(id: string): string;
   rateLimitPrefix: string;
 }
@@ -37,6 +39,7 @@ export function createKeys(prefix: string): Keys {
     flowIndex: (s) => `${prefix}flows:{${s}}`,
     connectionsCache: (userId) => `${prefix}connections:{${enc(userId)}}`,
     connectionsLock: (userId) => `${prefix}connections-lock:{${enc(userId)}}`,
+    connectionsGeneration: (userId) => `${prefix}connections-gen:{${enc(userId)}}`,
     webhookSeen: (id) => `${prefix}webhook-seen:${enc(id)}`,
     rateLimitPrefix: `${prefix}rl`,
   };

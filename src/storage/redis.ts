@@ -110,18 +110,27 @@ function redactUrl(text: string): string {
 }
 
 /**
- * The boundary: any failure talking to Redis becomes STORE_UNAVAILABLE (503), keeping the
- * original as `cause` for the log.
+ * Told of every Redis failure that reaches the boundary (the app counts them in its metrics).
+ * Passed in by whoever builds a store, so there is no module-level registry: several apps in
+ * one process (the tests) each count their own.
  */
-export function storeError(err: unknown): AppError {
+export type StoreErrorObserver = (err: unknown) => void;
+
+/**
+ * The boundary: any failure talking to Redis becomes STORE_UNAVAILABLE (503), keeping the
+ * original as `cause` for the log. An AppError passing through is not a Redis failure and is
+ * neither wrapped nor counted.
+ */
+export function storeError(err: unknown, observe?: StoreErrorObserver): AppError {
   if (err instanceof AppError) return err;
+  observe?.(err);
   return new AppError('STORE_UNAVAILABLE', { cause: err, retryAfter: 5 });
 }
 
-export async function guard<T>(op: Promise<T>): Promise<T> {
+export async function guard<T>(op: Promise<T>, observe?: StoreErrorObserver): Promise<T> {
   try {
     return await op;
   } catch (err: unknown) {
-    throw storeError(err);
+    throw storeError(err, observe);
   }
 }

@@ -3,7 +3,7 @@ import session, { type SessionData } from 'express-session';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { Keys } from './keys.js';
-import { storeError, type RedisClient } from './redis.js';
+import { storeError, type RedisClient, type StoreErrorObserver } from './redis.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -21,17 +21,24 @@ type Callback = (err?: unknown, data?: SessionData | null) => void;
  * boundary, makes a Redis outage a 503 like every other store failure.
  */
 class GuardedRedisStore extends RedisStore {
+  constructor(
+    options: ConstructorParameters<typeof RedisStore>[0],
+    private readonly onStoreError?: StoreErrorObserver,
+  ) {
+    super(options);
+  }
+
   override get(sid: string, cb?: Callback): Promise<unknown> {
-    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(err ? storeError(err) : undefined, data));
+    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(err ? storeError(err, this.onStoreError) : undefined, data));
   }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return super.set(sid, sess, (err?: unknown) => cb?.(err ? storeError(err) : undefined));
+    return super.set(sid, sess, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
   }
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return super.touch(sid, sess, (err?: unknown) => cb?.(err ? storeError(err) : undefined));
+    return super.touch(sid, sess, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
   }
   override destroy(sid: string, cb?: Callback): Promise<unknown> {
-    return super.destroy(sid, (err?: unknown) => cb?.(err ? storeError(err) : undefined));
+    return super.destroy(sid, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
   }
 }
 
@@ -41,17 +48,18 @@ export function sessionCookieName(config: Config): string {
   return config.secureCookies ? '__Host-powens-bff.sid' : 'powens-bff.sid';
 }
 
-export function createSessionMiddleware(config: Config, redis: RedisClient, keys: Keys): RequestHandler {
+export function createSessionMiddleware(config: Config, redis: RedisClient, keys: Keys, onStoreError?: StoreErrorObserver): RequestHandler {
   return session({
     name: sessionCookieName(config),
     secret: config.sessionSecrets,
-    store: new GuardedRedisStore({ client: redis, prefix: keys.sessionPrefix, ttl: config.sessionTtlSeconds }),
+    store: new GuardedRedisStore({ client: redis, prefix: keys.sessionPrefix, ttl: config.sessionTtlSeconds }, onStoreError),
     resave: false,
     saveUninitialized: false,
     rolling: false,
     unset: 'destroy',
-    // Behind a proxy, `secure` relies on Express's trust proxy to see https.
-    proxy: config.trustProxy === false ? undefined : true,
+    // No `proxy` option: express-session then asks Express (req.secure), which believes
+    // X-Forwarded-Proto only from the addresses TRUST_PROXY names. `proxy: true` would believe
+    // it from any client, and send the Secure cookie over a connection that is plain http.
     cookie: {
       httpOnly: true,
       // Lax, not Strict: the return from the Powens webview is a cross-site top-level

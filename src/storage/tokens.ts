@@ -1,7 +1,7 @@
 import type { TokenKey } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Keys } from './keys.js';
-import { guard, type RedisClient } from './redis.js';
+import { guard, type RedisClient, type StoreErrorObserver } from './redis.js';
 import { open, seal, SealError } from './seal.js';
 
 /** What the service keeps per app user. The whole record is sealed; Redis never sees it clear. */
@@ -26,6 +26,7 @@ export class TokenStore {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly tokenKeys: readonly TokenKey[],
+    private readonly onStoreError?: StoreErrorObserver,
   ) {}
 
   static aad(userId: string): string {
@@ -52,7 +53,7 @@ export class TokenStore {
   }
 
   async getSealed(userId: string): Promise<string | null> {
-    return guard(this.redis.get(this.keys.token(userId)));
+    return guard(this.redis.get(this.keys.token(userId)), this.onStoreError);
   }
 
   async get(userId: string): Promise<StoredToken | null> {
@@ -63,9 +64,9 @@ export class TokenStore {
   /** Stores the token unless one exists already; false means another flow won the race. */
   async putIfAbsent(userId: string, record: StoredToken): Promise<boolean> {
     const sealed = this.sealRecord(userId, record);
-    const ok = await guard(this.redis.set(this.keys.token(userId), sealed, 'NX'));
+    const ok = await guard(this.redis.set(this.keys.token(userId), sealed, 'NX'), this.onStoreError);
     if (ok === 'OK' && record.powensUserId !== null) {
-      await guard(this.redis.set(this.keys.powensUser(record.powensUserId), userId));
+      await guard(this.redis.set(this.keys.powensUser(record.powensUserId), userId), this.onStoreError);
     }
     return ok === 'OK';
   }
@@ -76,15 +77,15 @@ export class TokenStore {
     if (sealed === null) return false;
     const current = this.openRecord(userId, sealed);
     if (current.token !== expected.token) return false;
-    const removed = await guard(this.redis.eval(DELETE_IF_EQUAL, 1, this.keys.token(userId), sealed));
+    const removed = await guard(this.redis.eval(DELETE_IF_EQUAL, 1, this.keys.token(userId), sealed), this.onStoreError);
     if (removed === 1 && current.powensUserId !== null) {
-      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)));
+      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)), this.onStoreError);
     }
     return removed === 1;
   }
 
   /** The app user a Powens user id belongs to (webhooks name users by Powens id). */
   async userForPowensId(powensUserId: number): Promise<string | null> {
-    return guard(this.redis.get(this.keys.powensUser(powensUserId)));
+    return guard(this.redis.get(this.keys.powensUser(powensUserId)), this.onStoreError);
   }
 }

@@ -27,6 +27,17 @@ export interface TestRedis {
   close(): Promise<void>;
   /** Whether this is our own redis-server process (only then can a test stop it). */
   owned: boolean;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. Own server only. */
+  pause(): void;
+  /** Undoes pause() (SIGCONT). */
+  resume(): void;
+}
+
+export interface TestRedisOptions {
+  /** requirepass: the url then carries it. */
+  password?: string;
+  /** More redis-server arguments, e.g. ['--cluster-enabled', 'yes']. */
+  args?: string[];
 }
 
 function hasRedisServer(): boolean {
@@ -55,13 +66,25 @@ async function waitForPort(port: number, open: boolean, timeoutMs = 5000): Promi
  * restart it. Where redis-server is not installed, falls back to REDIS_URL (and tests that
  * need to stop Redis must check `owned`).
  */
-export async function startTestRedis(): Promise<TestRedis> {
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   if (!hasRedisServer()) {
     const url = process.env.REDIS_URL;
     if (url === undefined) {
       throw new Error('redis-server is not installed and REDIS_URL is not set: apt-get install redis-server');
     }
-    return { url, port: Number(new URL(url).port || 6379), owned: false, stop: async () => {}, start: async () => {}, close: async () => {} };
+    const notOwned = (): void => {
+      throw new Error('this Redis is not the test\'s own redis-server');
+    };
+    return {
+      url,
+      port: Number(new URL(url).port || 6379),
+      owned: false,
+      stop: async () => {},
+      start: async () => {},
+      close: async () => {},
+      pause: notOwned,
+      resume: notOwned,
+    };
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bff-redis-'));
@@ -69,7 +92,22 @@ export async function startTestRedis(): Promise<TestRedis> {
   const start = async (): Promise<void> => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', ''],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--logfile',
+        '',
+        ...(options.password !== undefined ? ['--requirepass', options.password] : []),
+        ...(options.args ?? []),
+      ],
       { stdio: 'ignore' },
     );
     await waitForPort(port, true);
@@ -84,12 +122,18 @@ export async function startTestRedis(): Promise<TestRedis> {
     await waitForPort(port, false);
   };
   await start();
+  const signal = (sig: NodeJS.Signals): void => {
+    if (proc === undefined) throw new Error('redis-server is not running');
+    proc.kill(sig);
+  };
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${options.password !== undefined ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}`,
     port,
     owned: true,
     stop,
     start,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

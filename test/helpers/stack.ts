@@ -40,6 +40,8 @@ export interface StackOptions {
   testRedis?: TestRedis;
   emulator?: RunningEmulator;
   prefix?: string;
+  /** The app's clock (ms since the epoch), e.g. to move a pending flow past its expiry. */
+  now?: () => number;
 }
 
 export const TEST_TOKEN_KEY = `k1:${randomBytes(32).toString('base64')}`;
@@ -92,7 +94,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   inspect.on('error', () => undefined);
   const metrics = new Metrics({ defaultMetrics: false });
   const powens = new PowensClient(config.powens, metrics.observePowens);
-  const built = createApp({ config, redis, powens, logger, metrics });
+  const built = createApp({ config, redis, powens, logger, metrics, ...(opts.now !== undefined ? { now: opts.now } : {}) });
   const server = await startServer(built.app, { config, lifecycle: built.lifecycle, logger });
   const url = config.publicUrl.href.replace(/\/$/, '');
 
@@ -120,6 +122,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           if (type === 'string') out.set(k, (await inspect.get(k)) ?? '');
           else if (type === 'zset') out.set(k, (await inspect.zrange(k, 0, -1)).join(','));
           else if (type === 'hash') out.set(k, JSON.stringify(await inspect.hgetall(k)));
+          else if (type === 'list') out.set(k, (await inspect.lrange(k, 0, -1)).join(','));
+          else if (type === 'set') out.set(k, (await inspect.smembers(k)).sort().join(','));
           else out.set(k, `<${type}>`);
         }
       } while (cursor !== '0');

@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { ConnectionView } from '../powens/status.js';
+import type { Keys } from '../storage/keys.js';
+import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+
+export interface ConnectionsCacheOptions {
+  /** How long a user's list is served from Redis; 0 turns the cache off. */
+  ttlSeconds: number;
+  /** How long a fill may hold the lock; past it, the holder is taken for dead and another may fill. */
+  lockMs: number;
+  /** How often a request waiting for another instance's fill looks at the cache. */
+  pollMs?: number;
+  /** Told of Redis failures (metrics). */
+  onStoreError?: StoreErrorObserver;
+}
+
+/** The lock outlives the slowest Powens list call (every attempt timing out), within reason. */
+export function connectionsCacheOptions(config: Pick<Config, 'connectionsCacheTtlSeconds' | 'powens'>): ConnectionsCacheOptions {
+  const worstCall = config.powens.timeoutMs * (config.powens.retries + 1) + 1000;
+  return { ttlSeconds: config.connectionsCacheTtlSeconds, lockMs: Math.min(worstCall, 30_000) };
+}
+
+/** What a load answers: the views of a linked user, or null for a user with no (usable) token. */
+export type Loaded = ConnectionView[] | null;
+
+/**
+ * Either the cached list, or the fill lock, or neither (someone else is filling), and in every
+ * case the current generation. Atomic, so a fill that finished between a miss and this call is
+ * seen as a hit rather than causing a second Powens call.
+ */
+const ACQUIRE = `
+local cached = redis.call('GET', KEYS[1])
+local generation = redis.call('GET', KEYS[2]) or ''
+if cached then return {'hit', generation, cached} end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'lock', generation, ''} end
+return {'busy', generation, ''}
+`;
+
+/** Stores the list only if no invalidation happened since the fill began; then frees the lock. */
+const STORE = `
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+return 1
+`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Generations are kept long after any fill could still be running. */
+const GENERATION_TTL_SECONDS = 86_400;
+
+type Acquired = { kind: 'hit'; views: ConnectionView[] } | { kind: 'lock' | 'busy'; generation: string; lockToken: string };
+
+/**
+ * The per-user connections cache in Redis. Concurrent misses for one user cost one Powens call:
+ * within a process they share one promise; across processes one of them takes a short lock and
+ * the others poll the cache until it is filled, or fill it themselves when the lock holder dies.
+ * Every invalidation changes the user's generation, and a fill stores its answer only if the
+ * generation is still the one it started with: an answer read before a delete never lands in
+ * the cache after it. The cached value holds the connection views only, never a token.
+ */
+export class ConnectionsCache {
+  private readonly inflight = new Map<string, { generation: string; promise: Promise<Loaded> }>();
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly options: ConnectionsCacheOptions,
+  ) {
+    this.pollMs = options.pollMs ?? 20;
+  }
+
+  get enabled(): boolean {
+    return this.options.ttlSeconds > 0;
+  }
+
+  async get(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
+    if (!this.enabled) return load();
+    const cached = parse(await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError));
+    if (cached !== null) return cached;
+    const first = await this.acquire(userId);
+    if (first.kind === 'hit') return first.views;
+    const shared = this.inflight.get(userId);
+    if (shared !== undefined && shared.generation === first.generation && first.kind === 'busy') return shared.promise;
+    const promise = first.kind === 'lock' ? this.fill(userId, first.generation, first.lockToken, load) : this.wait(userId, load);
+    const entry = { generation: first.generation, promise };
+    this.inflight.set(userId, entry);
+    const forget = (): void => {
+      if (this.inflight.get(userId) === entry) this.inflight.delete(userId);
+    };
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** Drops the user's list; a fill already running will not store what it read. */
+  async invalidate(userId: string): Promise<void> {
+    await guard(
+      this.redis
+        .multi()
+        .set(this.keys.connectionsGeneration(userId), randomBytes(12).toString('base64url'), 'EX', GENERATION_TTL_SECONDS)
+        .del(this.keys.connectionsCache(userId))
+        .exec(),
+      this.options.onStoreError,
+    );
+  }
+
+  private async acquire(userId: string): Promise<Acquired> {
+    const lockToken = randomBytes(12).toString('base64url');
+    const reply = (await guard(
+      this.redis.eval(
+        ACQUIRE,
+        3,
+        this.keys.connectionsCache(userId),
+        this.keys.connectionsGeneration(userId),
+        this.keys.connectionsLock(userId),
+        lockToken,
+        String(this.options.lockMs),
+      ),
+      this.options.onStoreError,
+    )) as [string, string, string];
+    const [kind, generation, cached] = reply;
+    if (kind === 'hit') {
+      const views = parse(cached);
+      // An unreadable value counts as someone else's fill: it expires with its TTL.
+      return views === null ? { kind: 'busy', generation, lockToken } : { kind: 'hit', views };
+    }
+    return { kind: kind === 'lock' ? 'lock' : 'busy', generation, lockToken };
+  }
+
+  private async fill(userId: string, generation: string, lockToken: string, load: () => Promise<Loaded>): Promise<Loaded> {
+    let loaded: Loaded;
+    try {
+      loaded = await load();
+    } catch (err: unknown) {
+      await this.release(userId, lockToken).catch(() => undefined);
+      throw err;
+    }
+    if (loaded === null) {
+      await this.release(userId, lockToken);
+      return loaded;
+    }
+    await guard(
+      this.redis.eval(
+        STORE,
+        3,
+        this.keys.connectionsCache(userId),
+        this.keys.connectionsGeneration(userId),
+        this.keys.connectionsLock(userId),
+        generation,
+        JSON.stringify(loaded),
+        String(this.options.ttlSeconds),
+        lockToken,
+      ),
+      this.options.onStoreError,
+    );
+    return loaded;
+  }
+
+  private async release(userId: string, lockToken: string): Promise<void> {
+    await guard(this.redis.eval(RELEASE, 1, this.keys.connectionsLock(userId), lockToken), this.options.onStoreError);
+  }
+
+  /**
+   * Another instance is filling: poll until its answer is cached. When the lock is gone without
+   * an answer (the holder failed, died, or its answer was outdated), take the lock and fill.
+   */
+  private async wait(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
+    const deadline = Date.now() + 2 * this.options.lockMs;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      const next = await this.acquire(userId);
+      if (next.kind === 'hit') return next.views;
+      if (next.kind === 'lock') return this.fill(userId, next.generation, next.lockToken, load);
+      // A lock that outlives its own expiry means Redis misbehaves: answer without the cache.
+      if (Date.now() > deadline) return load();
+    }
+  }
+}
+
+function parse(value: string | null): ConnectionView[] | null {
+  if (value === null || value === '') return null;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return Array.isArray(parsed) ? (parsed as ConnectionView[]) : null;
+  } catch {
+    return null;
+  }
+}

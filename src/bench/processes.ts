@@ -1,0 +1,141 @@
+/** The benchmark's child processes: redis-server, the emulator, the service, the baseline. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  /** The end of what the child wrote, for errors. */
+  output(): string;
+  /** The heap reports of probe.js, in order. */
+  heapReports: HeapSample[];
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const MAX_OUTPUT = 64 * 1024;
+const HEAP_MARKER = 'BENCH_HEAP ';
+
+export function startChild(name: string, command: string, args: string[], env: Record<string, string>): Child {
+  const proc = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (proc.pid === undefined) throw new Error(`${name} did not start`);
+  let output = '';
+  let partial = '';
+  const heapReports: HeapSample[] = [];
+  const keep = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-MAX_OUTPUT);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith(HEAP_MARKER)) heapReports.push(JSON.parse(line.slice(HEAP_MARKER.length)) as HeapSample);
+    }
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    name,
+    proc,
+    pid: proc.pid,
+    output: () => output,
+    heapReports,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Waits until `url` answers 200 (or the child dies, or the time is up). */
+export async function waitForHttp(child: Child, url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited with ${child.proc.exitCode}:\n${child.output()}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${child.name} did not answer ${url} in time:\n${child.output()}`);
+}
+
+/** A redis-server of the benchmark's own, without persistence, on a free port. */
+export async function startRedis(): Promise<{ url: string; child: Child; cleanup(): void }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bff-bench-redis-'));
+  const child = startChild(
+    'redis-server',
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+  );
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (open) break;
+    if (child.proc.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`redis-server did not start (is it installed?):\n${child.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { url: `redis://127.0.0.1:${port}`, child, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Peak resident set size of a process so far (VmHWM), in bytes; undefined where /proc is missing. */
+export function peakRss(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m?.[1] === undefined ? undefined : Number(m[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface HeapSample {
+  heapUsed: number;
+  heapTotal: number;
+  rss: number;
+  collected: boolean;
+}
+
+/** Asks a child loaded with probe.js for its heap after a full collection. */
+export async function heapAfterGc(child: Child, timeoutMs = 5000): Promise<HeapSample> {
+  const seen = child.heapReports.length;
+  child.proc.kill('SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const report = child.heapReports[seen];
+    if (report !== undefined) return report;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${child.name} did not report its heap (started without probe.js?)`);
+}

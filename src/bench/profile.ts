@@ -1,0 +1,107 @@
+/**
+ * Reads the `.cpuprofile` files a `--cpu-prof` run wrote and says where the CPU time went:
+ * self time by package (a dependency, the app's own files, Node's internals, GC) and by function.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a function lives: `pkg:<name>`, `app:<file>`, `node:<module>`, or V8's own buckets. */
+export function ownerOf(url: string, functionName: string): string {
+  if (url === '') return `(${functionName.replace(/[()]/g, '') || 'native'})`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg?.[1] !== undefined) return `pkg:${pkg[1]}`;
+  const app = /\/dist\/(.+)$/.exec(url);
+  if (app?.[1] !== undefined) return `app:${app[1]}`;
+  if (url.startsWith('node:')) return url;
+  return url;
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  busyMs: number;
+  owners: { owner: string; ms: number; share: number }[];
+  /** Time with the owner anywhere on the stack: what a middleware costs with all it calls. */
+  inclusive: { owner: string; ms: number; share: number }[];
+  functions: { fn: string; ms: number; share: number }[];
+}
+
+export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const stackOwners = new Map<number, Set<string>>();
+  const ownersOnStack = (id: number): Set<string> => {
+    const known = stackOwners.get(id);
+    if (known !== undefined) return known;
+    const node = byId.get(id);
+    const up = parent.get(id);
+    const set = new Set(up === undefined ? [] : ownersOnStack(up));
+    if (node !== undefined && node.callFrame.url !== '') set.add(ownerOf(node.callFrame.url, node.callFrame.functionName));
+    stackOwners.set(id, set);
+    return set;
+  };
+  const inclusive = new Map<string, number>();
+  const owners = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    total += us;
+    const node = byId.get(id);
+    if (node === undefined) return;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === '(idle)') {
+      idle += us;
+      return;
+    }
+    const owner = ownerOf(url, functionName);
+    owners.set(owner, (owners.get(owner) ?? 0) + us);
+    for (const o of ownersOnStack(id)) inclusive.set(o, (inclusive.get(o) ?? 0) + us);
+    const fn = `${functionName || '(anonymous)'} ${owner}${url === '' ? '' : `:${lineNumber + 1}`}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + us);
+  });
+  const busy = total - idle;
+  const rank = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, top)
+      .map(([k, us]) => ({ k, ms: Math.round(us / 1000), share: Math.round((us / busy) * 1000) / 10 }));
+  return {
+    totalMs: Math.round(total / 1000),
+    busyMs: Math.round(busy / 1000),
+    owners: rank(owners).map(({ k, ms, share }) => ({ owner: k, ms, share })),
+    inclusive: rank(inclusive).map(({ k, ms, share }) => ({ owner: k, ms, share })),
+    functions: rank(functions).map(({ k, ms, share }) => ({ fn: k, ms, share })),
+  };
+}
+
+/** A printable summary of every profile in `dir`. */
+export function summarizeProfiles(dir: string): string {
+  if (!existsSync(dir)) return `no CPU profile in ${dir}`;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const out: string[] = [];
+  for (const file of files) {
+    const s = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+    out.push(`CPU profile ${join(dir, file)}: ${s.busyMs} ms busy of ${s.totalMs} ms`);
+    out.push('  self time by owner:');
+    for (const o of s.owners) out.push(`    ${String(o.share).padStart(5)} %  ${String(o.ms).padStart(7)} ms  ${o.owner}`);
+    out.push('  time with the owner on the stack (inclusive):');
+    for (const o of s.inclusive) out.push(`    ${String(o.share).padStart(5)} %  ${String(o.ms).padStart(7)} ms  ${o.owner}`);
+    out.push('  self time by function:');
+    for (const f of s.functions) out.push(`    ${String(f.share).padStart(5)} %  ${String(f.ms).padStart(7)} ms  ${f.fn}`);
+  }
+  return out.join('\n');
+}

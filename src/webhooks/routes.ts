@@ -1,0 +1,124 @@
+import { Router, type Request, type Response } from 'express';
+import type { ConnectionsService } from '../api/connections.js';
+import type { Config } from '../config.js';
+import { safeEqual } from '../crypto.js';
+import { AppError } from '../errors.js';
+import { singleParam } from '../http/params.js';
+import { safeError, type Logger } from '../ops/logger.js';
+import type { Keys } from '../storage/keys.js';
+import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import type { TokenStore } from '../storage/tokens.js';
+import { bearerToken, checkSignature, hasSignature } from './auth.js';
+import { readWebhookBody } from './body.js';
+import { isHandledEvent, parseWebhookPayload, type HandledEvent } from './payload.js';
+import { WorkQueue } from './queue.js';
+
+export const WEBHOOK_PATH = '/webhooks/powens';
+/** Powens may deliver an event again; a delivery id is remembered this long. */
+const DEDUP_SECONDS = 24 * 3600;
+
+export interface WebhookDeps {
+  config: Config;
+  redis: RedisClient;
+  keys: Keys;
+  tokens: TokenStore;
+  connections: ConnectionsService;
+  logger: Logger;
+  now: () => number;
+  /** Told of Redis failures (metrics). */
+  onStoreError?: StoreErrorObserver;
+}
+
+export interface WebhookReceiver {
+  router: Router;
+  /** Resolves once the work of every accepted webhook is done. */
+  idle(): Promise<void>;
+}
+
+type Outcome = 'accepted' | 'duplicate' | 'ignored';
+
+/**
+ * POST /webhooks/powens (CONTRACT section 7). The event's name is the `event` query parameter
+ * (each event's URL in the Powens console carries it). Authenticated by `BI-Signature` when
+ * WEBHOOK_HMAC_SECRET is set, else by the bearer token of the user the payload names. The
+ * answer is sent once the delivery is authenticated and deduplicated; the work runs after it.
+ */
+export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
+  const { config, redis, keys, tokens, connections, logger } = deps;
+  const queue = new WorkQueue(4, 10_000, (err) => logger.error({ err: safeError(err) }, 'webhook work failed'));
+  const router = Router();
+
+  /** The app user whose stored token is `given`, among those the Powens user id maps to. */
+  async function bearerUser(given: string, powensUserId: number | undefined): Promise<string | null> {
+    if (powensUserId === undefined) return null;
+    const userId = await tokens.userForPowensId(powensUserId);
+    const stored = userId === null ? null : await tokens.get(userId);
+    if (userId === null || stored === null || stored.powensUserId !== powensUserId) return null;
+    return safeEqual(given, stored.token) ? userId : null;
+  }
+
+  async function work(event: HandledEvent, powensUserId: number, knownUser: string | null): Promise<void> {
+    const userId = knownUser ?? (await tokens.userForPowensId(powensUserId));
+    if (userId === null) {
+      logger.info({ event, powensUserId }, 'webhook for a Powens user the service does not know; ignored');
+      return;
+    }
+    if (event === 'USER_DELETED') {
+      const stored = await tokens.get(userId);
+      // Only the token of that Powens user: the person may have linked again since.
+      if (stored !== null && stored.powensUserId === powensUserId) await tokens.deleteIfCurrent(userId, stored);
+    }
+    await connections.invalidate(userId);
+  }
+
+  router.post(WEBHOOK_PATH, async (req: Request, res: Response) => {
+    res.locals.route = WEBHOOK_PATH;
+    res.locals.format = 'json';
+    const body = await readWebhookBody(req, config.webhookBodyLimitBytes);
+
+    const secret = config.webhookHmacSecret;
+    const signed = secret !== undefined && hasSignature(req.headers);
+    if (signed) {
+      const bodies = body.wire === body.payload ? [body.payload] : [body.payload, body.wire];
+      const check = checkSignature(secret, { method: req.method, path: req.originalUrl, headers: req.headers }, bodies, deps.now());
+      if (!check.ok) throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: check.reason } });
+    }
+    const payload = parseWebhookPayload(body.payload);
+    let knownUser: string | null = null;
+    if (!signed) {
+      const given = bearerToken(req.headers);
+      knownUser = given === undefined ? null : await bearerUser(given, payload.powensUserId);
+      if (knownUser === null) {
+        throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: given === undefined ? 'no signature and no bearer token' : 'bearer token does not match' } });
+      }
+    }
+
+    const event = singleParam(req.query, 'event', 64);
+    const answer = (status: number, outcome: Outcome): void => {
+      req.log?.info({ event: event?.replace(/[^A-Z_]/g, '?'), idWebhookData: payload.idWebhookData, outcome }, 'webhook received');
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(status).json({ status: outcome });
+    };
+    if (!isHandledEvent(event) || payload.powensUserId === undefined) {
+      answer(200, 'ignored');
+      return;
+    }
+    if (!queue.hasRoom()) throw new AppError('STORE_UNAVAILABLE', { retryAfter: 30, logDetail: { reason: 'webhook queue full' } });
+    if (payload.idWebhookData !== undefined) {
+      const first = await guard(redis.set(keys.webhookSeen(payload.idWebhookData), '1', 'EX', DEDUP_SECONDS, 'NX'), deps.onStoreError);
+      if (first !== 'OK') {
+        answer(200, 'duplicate');
+        return;
+      }
+    }
+    const powensUserId = payload.powensUserId;
+    if (!queue.push(() => work(event, powensUserId, knownUser))) {
+      // Filled up while deduplicating: forget the delivery so that its retry is not a duplicate.
+      if (payload.idWebhookData !== undefined) await guard(redis.del(keys.webhookSeen(payload.idWebhookData)), deps.onStoreError);
+      throw new AppError('STORE_UNAVAILABLE', { retryAfter: 30, logDetail: { reason: 'webhook queue full' } });
+    }
+    answer(202, 'accepted');
+  });
+
+  return { router, idle: () => queue.idle() };
+}

@@ -1,0 +1,64 @@
+import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
+import { createKeys } from '../../src/storage/keys.js';
+import type { Browser, Hop } from './browser.js';
+import { startConnect, type Stack } from './stack.js';
+
+/** The JSON body of `GET /me/connections`. */
+export interface ConnectionsBody {
+  linked: boolean;
+  connections: {
+    id: number;
+    connector: { id: number | null; name: string | null; uuid: string | null };
+    state: string | null;
+    status: string;
+    message: string | null;
+    lastUpdate: string | null;
+    createdAt: string | null;
+    expiresAt: string | null;
+    active: boolean;
+    reconnectUrl: string | null;
+  }[];
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+/** Asserts an RFC 9457 problem answer with `status`, and returns it. */
+export function expectProblem(hop: Hop, status: number): Problem {
+  expect({ status: hop.status, type: hop.headers.get('content-type') }).toEqual({
+    status,
+    type: expect.stringMatching(/^application\/problem\+json/) as unknown as string,
+  });
+  expect(hop.location).toBeUndefined();
+  const body = JSON.parse(hop.text) as Problem;
+  expect(body).toEqual(
+    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) }),
+  );
+  return body;
+}
+
+/** Adds a bank connection through the real flow (service → webview → callback); its id. */
+export async function connectBank(b: Browser, action: WebviewAction = { kind: 'connect' }): Promise<number> {
+  const webview = await startConnect(b);
+  const back = await completeWebview(webview, action);
+  const cb = await b.get(back.href);
+  if (cb.status !== 303) throw new Error(`callback answered ${cb.status}: ${cb.text.slice(0, 300)}`);
+  const id = Number(new URL(cb.location ?? '', b.base).searchParams.get('connection_id'));
+  if (!Number.isInteger(id) || id <= 0) throw new Error(`no connection_id in ${cb.location ?? ''}`);
+  return id;
+}
+
+export async function listConnections(b: Browser): Promise<ConnectionsBody> {
+  const hop = await b.get('/me/connections');
+  if (hop.status !== 200) throw new Error(`GET /me/connections answered ${hop.status}: ${hop.text.slice(0, 300)}`);
+  return JSON.parse(hop.text) as ConnectionsBody;
+}
+
+/** The Redis key of a user's sealed Powens token. */
+export function tokenKey(stack: Stack, userId: string): string {
+  return createKeys(stack.config.redis.prefix).token(userId);
+}

@@ -1,0 +1,112 @@
+/**
+ * The service compiled once for the tests that run it as a real process (`node <dir>/main.js`).
+ *
+ * Compiled with tsconfig.build.json, exactly as `npm run build` does, but into a folder of its
+ * own under .tmp/ named after the sources: several test files (jest workers) share one build,
+ * a later edit of src/ gets a new one, and neither touches dist/ nor a build that a running
+ * process is still loading. A lock folder (mkdir is atomic) makes concurrent workers wait for
+ * the one that builds.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BUILDS = join(ROOT, '.tmp', 'build');
+const WAIT_MS = 180_000;
+
+/** Newest modification time and number of files under src/ plus the compiler settings. */
+function fingerprint(): string {
+  let newest = 0;
+  let count = 0;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else {
+        count += 1;
+        newest = Math.max(newest, statSync(path).mtimeMs);
+      }
+    }
+  };
+  walk(join(ROOT, 'src'));
+  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) {
+    newest = Math.max(newest, statSync(join(ROOT, file)).mtimeMs);
+  }
+  return createHash('sha256').update(`${count}:${newest}`).digest('hex').slice(0, 16);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function compile(outDir: string): Promise<void> {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`the build (tsc -p tsconfig.build.json) failed:\n${output.slice(0, 4000)}`);
+}
+
+/** Builds unless an up-to-date build exists; answers the folder holding main.js. */
+export async function buildService(): Promise<string> {
+  const key = fingerprint();
+  const outDir = join(BUILDS, key);
+  const done = join(outDir, '.complete');
+  const lock = join(BUILDS, `${key}.lock`);
+  mkdirSync(BUILDS, { recursive: true });
+  const deadline = Date.now() + WAIT_MS;
+  while (!existsSync(done)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the build in ${outDir}`);
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Someone else builds: wait for them, unless they died with the lock held.
+      const holder = Number(readFileSafe(join(lock, 'pid')));
+      if (holder > 0 && !alive(holder)) rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    try {
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      if (!existsSync(done)) {
+        rmSync(outDir, { recursive: true, force: true });
+        await compile(outDir);
+        writeFileSync(done, new Date().toISOString());
+        prune(key);
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  return outDir;
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Builds of older sources, unused for an hour (a process may still run from a recent one). */
+function prune(current: string): void {
+  for (const name of readdirSync(BUILDS)) {
+    if (name === current || name.endsWith('.lock')) continue;
+    const path = join(BUILDS, name);
+    if (Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+  }
+}

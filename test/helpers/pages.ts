@@ -1,0 +1,62 @@
+import { expect } from '@jest/globals';
+import { decodeEntities } from '../../src/emulator/driver.js';
+import type { ErrorCode } from '../../src/errors.js';
+import { createKeys } from '../../src/storage/keys.js';
+import type { Hop } from './browser.js';
+import type { Stack } from './stack.js';
+
+/** The app's log lines, parsed. */
+export function logEntries(stack: Stack, from = 0): Record<string, unknown>[] {
+  return stack.logs.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export interface ExpectedErrorPage {
+  status: number;
+  errorCode: ErrorCode;
+  /** Where the "try again" link must lead. */
+  retry: string;
+}
+
+/**
+ * Asserts the error page of CONTRACT section 5: HTML with the status, no-store and no-referrer,
+ * a "try again" link, no script, and a reference id that the log line of that error carries.
+ * Answers the page's log entry.
+ */
+export function expectErrorPage(stack: Stack, hop: Hop, expected: ExpectedErrorPage): Record<string, unknown> {
+  expect({ status: hop.status, errorCode: errorCodeOf(stack, hop) }).toEqual({ status: expected.status, errorCode: expected.errorCode });
+  expect(hop.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(hop.headers.get('cache-control')).toBe('no-store');
+  expect(hop.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(hop.location).toBeUndefined();
+  expect(hop.text).not.toMatch(/<script/i);
+
+  const link = /<a class="button" href="([^"]*)">Try again<\/a>/.exec(hop.text);
+  expect(link?.[1] === undefined ? undefined : decodeEntities(link[1])).toBe(expected.retry);
+
+  const reference = referenceOf(hop);
+  expect(hop.headers.get('x-request-id')).toBe(reference);
+  const entry = logEntries(stack).find((e) => e.referenceId === reference && e.errorCode === expected.errorCode);
+  expect(entry).toBeDefined();
+  return entry ?? {};
+}
+
+/** The reference id the error page shows. */
+export function referenceOf(hop: Hop): string {
+  const m = /Reference: <code>([^<]+)<\/code>/.exec(hop.text);
+  if (m?.[1] === undefined) throw new Error(`no reference id on the page (status ${hop.status}): ${hop.text.slice(0, 300)}`);
+  return m[1];
+}
+
+/** The catalogue code the error handler logged for this page, if any. */
+function errorCodeOf(stack: Stack, hop: Hop): unknown {
+  const m = /Reference: <code>([^<]+)<\/code>/.exec(hop.text);
+  if (m?.[1] === undefined) return undefined;
+  return logEntries(stack).find((e) => e.referenceId === m[1] && typeof e.errorCode === 'string')?.errorCode;
+}
+
+/** The Redis keys that hold a stored token or its Powens user index for `userId`. */
+export async function storedFor(stack: Stack, userId: string): Promise<string[]> {
+  const keys = createKeys(stack.config.redis.prefix);
+  const dump = await stack.dump();
+  return [...dump.keys()].filter((k) => k === keys.token(userId));
+}

@@ -1,0 +1,134 @@
+/**
+ * The service as a real process: `node main.js` from the tests' build (test/helpers/build.ts),
+ * configured by environment variables only, as in production. Every process started here is
+ * killed by `killServices()` (call it in afterAll) and, as a last resort, when jest exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { buildService, ROOT } from './build.js';
+import { freePort } from './redis-server.js';
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TOKEN_KEY } from './stack.js';
+
+export interface ServiceProcess {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  /** Everything written so far (pino JSON lines on stdout; start-up failures on stderr). */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal) once the process has ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  running(): boolean;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** The environment of a test instance: emulator as Powens, header auth, no rate limits. */
+export function serviceEnv(opts: { port: number; redisUrl: string; apiUrl: string; webviewUrl: string; publicUrl?: string }): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: opts.publicUrl ?? `http://127.0.0.1:${opts.port}`,
+    POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
+    POWENS_CLIENT_ID: TEST_CLIENT_ID,
+    POWENS_CLIENT_SECRET: TEST_CLIENT_SECRET,
+    POWENS_API_URL: opts.apiUrl,
+    POWENS_WEBVIEW_URL: opts.webviewUrl,
+    POWENS_TIMEOUT_MS: '3000',
+    POWENS_RETRIES: '1',
+    REDIS_URL: opts.redisUrl,
+    REDIS_PREFIX: 'svc:',
+    REDIS_COMMAND_TIMEOUT_MS: '500',
+    REDIS_STARTUP_TIMEOUT_MS: '3000',
+    SESSION_SECRET: 'test-session-secret-0123456789-abcdefghij',
+    TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEY,
+    AUTH_MODE: 'header',
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    CONNECTIONS_CACHE_TTL_SECONDS: '0',
+    LOG_LEVEL: 'info',
+  };
+}
+
+/**
+ * Starts `node main.js` with exactly `env` (plus PATH); with `waitReady`, resolves once
+ * /readyz answers 200 and rejects, with the process output, if it exits first.
+ */
+export async function spawnService(env: Record<string, string>, opts: { waitReady?: boolean } = {}): Promise<ServiceProcess> {
+  const dir = await buildService();
+  const proc = spawn(process.execPath, [join(dir, 'main.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      children.delete(proc);
+      resolve({ code, signal });
+    });
+  });
+  const port = Number(env.PORT);
+  const service: ServiceProcess = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    running: () => proc.exitCode === null && proc.signalCode === null,
+  };
+  if (opts.waitReady !== false) await waitReady(service);
+  return service;
+}
+
+export async function waitReady(service: ServiceProcess, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!service.running()) {
+      throw new Error(`the service exited during start-up:\n${service.stderr()}\n${service.stdout().slice(-2000)}`);
+    }
+    const status = await fetch(`${service.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the service was not ready within ${timeoutMs} ms:\n${service.stderr()}\n${service.stdout().slice(-2000)}`);
+}
+
+/** Kills every service process still running (SIGKILL) and waits for them to be gone. */
+export async function killServices(): Promise<void> {
+  const waits = [...children].map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  );
+  await Promise.all(waits);
+}
+
+export async function servicePort(): Promise<number> {
+  return freePort();
+}
+
+/** The promise's value, or 'timed out' if it has not settled within `ms` (the timer is cleared). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timed out'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timed out'>((r) => (timer = setTimeout(() => r('timed out'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,166 @@
+// Graceful shutdown of the real process (CONTRACT section 10): `node main.js`, a real Redis, the
+// emulator as Powens, and raw sockets to see exactly what the server does with each connection.
+import { jest } from '@jest/globals';
+import net from 'node:net';
+import { completeWebview } from '../../src/emulator/driver.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { Browser } from '../helpers/browser.js';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { killServices, serviceEnv, spawnService, within, type ServiceProcess } from '../helpers/service.js';
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/stack.js';
+
+jest.setTimeout(120_000);
+
+let redis: TestRedis;
+let emulator: RunningEmulator;
+
+beforeAll(async () => {
+  [redis, emulator] = await Promise.all([
+    startTestRedis(),
+    startEmulator({ clients: [{ clientId: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, redirectUris: ['http://127.0.0.1:*'] }] }),
+  ]);
+});
+
+afterAll(async () => {
+  await killServices();
+  await emulator?.close();
+  await redis?.close();
+});
+
+async function start(): Promise<ServiceProcess> {
+  const port = await freePort();
+  return spawnService(serviceEnv({ port, redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url }));
+}
+
+/** A raw HTTP/1.1 connection: what was received, and whether the server closed it. */
+interface RawConnection {
+  socket: net.Socket;
+  received(): string;
+  closed: Promise<void>;
+  /** Resolves once `count` complete responses (headers and Content-Length body) have arrived. */
+  responses(count: number): Promise<string[]>;
+}
+
+async function connect(port: number): Promise<RawConnection> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let data = '';
+  const waiters: Array<() => void> = [];
+  socket.on('data', (d: Buffer) => {
+    data += d.toString('latin1');
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const parse = (): string[] => {
+    const out: string[] = [];
+    let rest = data;
+    for (;;) {
+      const end = rest.indexOf('\r\n\r\n');
+      if (end === -1) return out;
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(rest.slice(0, end))?.[1] ?? 0);
+      if (rest.length < end + 4 + length) return out;
+      out.push(rest.slice(0, end + 4 + length));
+      rest = rest.slice(end + 4 + length);
+    }
+  };
+  return {
+    socket,
+    received: () => data,
+    closed,
+    responses: (count) =>
+      new Promise<string[]>((resolve, reject) => {
+        const check = (): void => {
+          const got = parse();
+          if (got.length >= count) resolve(got);
+          else if (socket.destroyed) reject(new Error(`connection closed after ${got.length} responses:\n${data}`));
+          else waiters.push(check);
+        };
+        socket.once('close', check);
+        check();
+      }),
+  };
+}
+
+const status = (response: string | undefined): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response ?? '')?.[1] ?? 0);
+
+async function refused(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+test('on SIGTERM the in-flight request completes, readiness turns 503 at once, new connections are refused, idle keep-alive sockets close, and the process exits 0', async () => {
+  const service = await start();
+
+  // A user with a Powens token, so that /me/connections calls Powens (no cache: TTL 0).
+  const user = new Browser(service.url, { 'x-user-id': 'shutdown-user' });
+  const webview = await user.get('/connect');
+  const back = await completeWebview(webview.location ?? '', { kind: 'connect' });
+  expect((await user.get(back.href)).status).toBe(303);
+
+  // An idle keep-alive connection: one request answered, then nothing.
+  const idle = await connect(service.port);
+  idle.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
+  expect(status((await idle.responses(1))[0])).toBe(200);
+
+  // A connection with a request under way: only part of its head has arrived when SIGTERM does.
+  const probe = await connect(service.port);
+  probe.socket.write('GET /readyz HTTP/1.1\r\nHost: test\r\n');
+
+  // The slow request: Powens takes 1.5 s to list the connections.
+  emulator.emulator.knobs.delay('connections.list', 1500, { times: 1 });
+  const callsBefore = emulator.emulator.knobs.calls('connections.list');
+  const slow = await connect(service.port);
+  slow.socket.write('GET /me/connections HTTP/1.1\r\nHost: test\r\nx-user-id: shutdown-user\r\n\r\n');
+  const slowAnswer = slow.responses(1);
+  let slowDone = false;
+  void slowAnswer.then(() => (slowDone = true), () => undefined);
+  while (emulator.emulator.knobs.calls('connections.list') === callsBefore) await new Promise((r) => setTimeout(r, 10));
+
+  service.proc.kill('SIGTERM');
+  // Signals are asynchronous: wait for the process to say it has begun draining.
+  while (!service.stdout().includes('shutting down')) await new Promise((r) => setTimeout(r, 5));
+
+  // Readiness is 503 on the connection that was already open, while the slow request still runs.
+  probe.socket.write('\r\n');
+  const [ready] = await probe.responses(1);
+  expect(status(ready)).toBe(503);
+  expect(ready).toMatch(/shutting_down/);
+  expect(ready).toMatch(/\r\nConnection: close\r\n/i);
+  expect(slowDone).toBe(false);
+
+  // The listener is closed: a new connection is refused.
+  expect(await refused(service.port)).toBe('ECONNREFUSED');
+
+  // The idle keep-alive socket is closed by the server, without waiting for the slow request.
+  await idle.closed;
+  expect(slowDone).toBe(false);
+
+  // The in-flight request completes normally, and its connection is closed after it.
+  const [answer] = await slowAnswer;
+  expect(status(answer)).toBe(200);
+  expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+  expect(JSON.parse(answer?.slice(answer.indexOf('\r\n\r\n') + 4) ?? '')).toMatchObject({ linked: true });
+  await slow.closed;
+
+  // Exit 0, within the 10 seconds the contract allows.
+  const exit = await within(service.exited, 10_000);
+  expect(exit).toEqual({ code: 0, signal: null });
+  expect(service.stdout()).toMatch(/"msg":"stopped"/);
+});
+
+test('SIGINT stops an idle service with exit code 0', async () => {
+  const service = await start();
+  service.proc.kill('SIGINT');
+  const exit = await within(service.exited, 10_000);
+  expect(exit).toEqual({ code: 0, signal: null });
+  expect(service.stdout()).toMatch(/"signal":"SIGINT"/);
+});

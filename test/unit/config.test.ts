@@ -1,0 +1,642 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { buildService } from '../helpers/build.js';
+import { ENV_VARIABLES, formatProblems, loadConfig, parseTokenKeys, WEBVIEW_LANGS, type Config } from '../../src/config.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+const KEY_1 = randomBytes(32).toString('base64');
+const KEY_2 = randomBytes(32).toString('base64');
+const CLIENT_SECRET = 'client-secret-value-0b7d3e';
+const SESSION_SECRET = 'session-secret-value-0123456789abcdef';
+
+/** A complete production environment; each test changes one thing. */
+const PROD: Record<string, string> = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'https://bank.example.com',
+  POWENS_DOMAIN: 'acme-sandbox',
+  POWENS_CLIENT_ID: 'client-id-123',
+  POWENS_CLIENT_SECRET: CLIENT_SECRET,
+  REDIS_URL: 'rediss://:redis-password-77@redis.example.com:6380',
+  SESSION_SECRET,
+  TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1}`,
+  AUTH_MODE: 'header',
+};
+
+/** The minimum outside production. */
+const DEV: Record<string, string> = {
+  POWENS_DOMAIN: 'acme-sandbox',
+  POWENS_CLIENT_ID: 'client-id-123',
+  POWENS_CLIENT_SECRET: CLIENT_SECRET,
+};
+
+function ok(env: Record<string, string | undefined>): Config {
+  const result = loadConfig(env);
+  if (!result.ok) throw new Error(`expected a valid configuration, got:\n${result.problems.join('\n')}`);
+  return result.config;
+}
+
+function problems(env: Record<string, string | undefined>): string[] {
+  const result = loadConfig(env);
+  if (result.ok) throw new Error('expected configuration problems, got a valid configuration');
+  return result.problems;
+}
+
+/** Exactly one problem, naming `variable`. */
+function oneProblem(env: Record<string, string | undefined>, variable: string): string {
+  const list = problems(env);
+  expect(list).toHaveLength(1);
+  expect(list[0]?.startsWith(`${variable}: `)).toBe(true);
+  return list[0] ?? '';
+}
+
+function without(env: Record<string, string>, ...names: string[]): Record<string, string> {
+  const copy = { ...env };
+  for (const n of names) delete copy[n];
+  return copy;
+}
+
+describe('a complete production environment', () => {
+  it('loads, with the documented defaults', () => {
+    const c = ok(PROD);
+    expect(c.production).toBe(true);
+    expect(c.port).toBe(3000);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.publicUrl.href).toBe('https://bank.example.com/');
+    expect(c.secureCookies).toBe(true);
+    expect(c.powens.domain).toBe('acme-sandbox.biapi.pro');
+    expect(c.powens.redirectUri).toBe('https://bank.example.com/callback');
+    expect(c.powens.apiUrl).toBe('https://acme-sandbox.biapi.pro/2.0');
+    expect(c.powens.webviewUrl).toBe('https://webview.powens.com');
+    expect(c.powens.webviewLang).toBeUndefined();
+    expect(c.redis.prefix).toBe('powens-bff:');
+    expect(c.sessionSecrets).toEqual([SESSION_SECRET]);
+    expect(c.tokenKeys.map((k) => k.id)).toEqual(['k1']);
+    expect(c.auth).toEqual({ mode: 'header', header: 'x-user-id' });
+    expect(c.appLoginUrl).toBeUndefined();
+    expect(c.corsOrigins).toEqual([]);
+    expect(c.trustProxy).toBe(false);
+    expect(c.logLevel).toBe('info');
+    expect(c.webhookHmacSecret).toBeUndefined();
+    expect(c.rateLimit).toEqual({ perIp: 300, perUser: 60 });
+    expect(c.generated).toEqual([]);
+  });
+
+  it('treats an empty or blank value as unset', () => {
+    expect(ok({ ...PROD, LOG_LEVEL: '', PORT: '   ' }).logLevel).toBe('info');
+    expect(oneProblem({ ...PROD, POWENS_CLIENT_SECRET: '  ' }, 'POWENS_CLIENT_SECRET')).toContain('required');
+  });
+});
+
+describe('PORT and HOST', () => {
+  it('take the values given', () => {
+    const c = ok({ ...PROD, PORT: '8080', HOST: '127.0.0.1' });
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('127.0.0.1');
+  });
+
+  it.each(['abc', '-1', '65536', '80.5', '1e3'])('refuse PORT=%s', (port) => {
+    expect(oneProblem({ ...PROD, PORT: port }, 'PORT')).toContain('whole number from 0 to 65535');
+  });
+});
+
+describe('PUBLIC_URL', () => {
+  it('(P) must be https', () => {
+    expect(oneProblem({ ...PROD, PUBLIC_URL: 'http://bank.example.com' }, 'PUBLIC_URL')).toContain('https');
+  });
+
+  it('(P) is required', () => {
+    expect(oneProblem(without(PROD, 'PUBLIC_URL'), 'PUBLIC_URL')).toContain('required');
+  });
+
+  it('may be http outside production, and then cookies are not Secure', () => {
+    const c = ok({ ...DEV, PUBLIC_URL: 'http://localhost:3000' });
+    expect(c.secureCookies).toBe(false);
+    expect(c.powens.redirectUri).toBe('http://localhost:3000/callback');
+  });
+
+  it.each(['bank.example.com', 'ftp://bank.example.com', 'https://bank.example.com/?a=1', 'https://user:pw@bank.example.com'])(
+    'refuses %s',
+    (value) => {
+      oneProblem({ ...PROD, PUBLIC_URL: value }, 'PUBLIC_URL');
+    },
+  );
+});
+
+describe('POWENS_DOMAIN', () => {
+  it('expands a bare name to <name>.biapi.pro', () => {
+    expect(ok({ ...PROD, POWENS_DOMAIN: 'acme-sandbox' }).powens.domain).toBe('acme-sandbox.biapi.pro');
+  });
+
+  it('keeps a full host name', () => {
+    const c = ok({ ...PROD, POWENS_DOMAIN: 'acme.biapi.pro' });
+    expect(c.powens.domain).toBe('acme.biapi.pro');
+    expect(c.powens.apiUrl).toBe('https://acme.biapi.pro/2.0');
+  });
+
+  it('is required, also outside production', () => {
+    expect(oneProblem(without(DEV, 'POWENS_DOMAIN'), 'POWENS_DOMAIN')).toContain('required');
+  });
+
+  it.each(['https://acme.biapi.pro', 'acme.biapi.pro/2.0', 'acme sandbox', 'acme_sandbox.biapi.pro'])('refuses %s', (value) => {
+    oneProblem({ ...PROD, POWENS_DOMAIN: value }, 'POWENS_DOMAIN');
+  });
+});
+
+describe('POWENS_CLIENT_ID and POWENS_CLIENT_SECRET', () => {
+  it.each(['POWENS_CLIENT_ID', 'POWENS_CLIENT_SECRET'])('%s is required, also outside production', (name) => {
+    expect(oneProblem(without(DEV, name), name)).toContain('required');
+    expect(oneProblem(without(PROD, name), name)).toContain('required');
+  });
+});
+
+describe('POWENS_REDIRECT_URI, POWENS_API_URL and POWENS_WEBVIEW_URL', () => {
+  it('default from PUBLIC_URL and POWENS_DOMAIN', () => {
+    const c = ok({ ...PROD, PUBLIC_URL: 'https://bank.example.com/' });
+    expect(c.powens.redirectUri).toBe('https://bank.example.com/callback');
+    expect(c.powens.apiUrl).toBe('https://acme-sandbox.biapi.pro/2.0');
+    expect(c.powens.webviewUrl).toBe('https://webview.powens.com');
+  });
+
+  it('take explicit values, without a trailing slash on the base URLs', () => {
+    const c = ok({
+      ...PROD,
+      POWENS_REDIRECT_URI: 'https://bank.example.com/powens/callback',
+      POWENS_API_URL: 'https://emulator.example.com/2.0/',
+      POWENS_WEBVIEW_URL: 'https://webview.example.com//',
+    });
+    expect(c.powens.redirectUri).toBe('https://bank.example.com/powens/callback');
+    expect(c.powens.apiUrl).toBe('https://emulator.example.com/2.0');
+    expect(c.powens.webviewUrl).toBe('https://webview.example.com');
+  });
+
+  it.each(['POWENS_REDIRECT_URI', 'POWENS_API_URL', 'POWENS_WEBVIEW_URL'])('(P) %s must be https', (name) => {
+    expect(oneProblem({ ...PROD, [name]: 'http://insecure.example.com/x' }, name)).toContain('https');
+  });
+
+  it.each(['POWENS_REDIRECT_URI', 'POWENS_API_URL', 'POWENS_WEBVIEW_URL'])('%s may be http outside production', (name) => {
+    ok({ ...DEV, [name]: 'http://localhost:4010/x' });
+  });
+
+  it.each(['POWENS_REDIRECT_URI', 'POWENS_API_URL', 'POWENS_WEBVIEW_URL'])('%s must be an absolute http(s) URL', (name) => {
+    oneProblem({ ...PROD, [name]: '/callback' }, name);
+    oneProblem({ ...PROD, [name]: 'javascript:alert(1)' }, name);
+  });
+
+  it('reports an http PUBLIC_URL once, not again through the redirect URI derived from it', () => {
+    expect(problems({ ...PROD, PUBLIC_URL: 'http://bank.example.com' })).toEqual(['PUBLIC_URL: must be https when NODE_ENV=production']);
+    expect(problems(without(PROD, 'PUBLIC_URL')).map((p) => p.split(':')[0])).toEqual(['PUBLIC_URL']);
+  });
+});
+
+describe('POWENS_WEBVIEW_LANG', () => {
+  it.each([...WEBVIEW_LANGS])('accepts %s', (lang) => {
+    expect(ok({ ...PROD, POWENS_WEBVIEW_LANG: lang }).powens.webviewLang).toBe(lang);
+  });
+
+  it('ignores case', () => {
+    expect(ok({ ...PROD, POWENS_WEBVIEW_LANG: 'FR' }).powens.webviewLang).toBe('fr');
+  });
+
+  it('refuses another language, listing the accepted ones', () => {
+    expect(oneProblem({ ...PROD, POWENS_WEBVIEW_LANG: 'xx' }, 'POWENS_WEBVIEW_LANG')).toContain('en, fr, de, nl, pt, it, es');
+  });
+});
+
+describe('REDIS_URL', () => {
+  it.each(['redis://localhost:6379', 'rediss://:pw@redis.example.com:6380/2'])('accepts %s', (url) => {
+    expect(ok({ ...PROD, REDIS_URL: url }).redis.url).toBe(url);
+  });
+
+  it('(P) is required', () => {
+    expect(oneProblem(without(PROD, 'REDIS_URL'), 'REDIS_URL')).toContain('required');
+  });
+
+  it('is optional outside production (the demo then keeps data in memory)', () => {
+    expect(ok(DEV).redis.url).toBeUndefined();
+  });
+
+  it.each(['http://redis.example.com', 'localhost:6379', 'not a url'])('refuses %s', (url) => {
+    expect(oneProblem({ ...PROD, REDIS_URL: url }, 'REDIS_URL')).toContain('redis:// or rediss://');
+  });
+});
+
+describe('SESSION_SECRET', () => {
+  it('is a comma-separated list: the first signs, all verify', () => {
+    const second = 'older-session-secret-abcdefghijklmnop';
+    expect(ok({ ...PROD, SESSION_SECRET: `${SESSION_SECRET}, ${second}` }).sessionSecrets).toEqual([SESSION_SECRET, second]);
+  });
+
+  it('(P) every secret must be at least 32 characters', () => {
+    oneProblem({ ...PROD, SESSION_SECRET: 'x'.repeat(31) }, 'SESSION_SECRET');
+    oneProblem({ ...PROD, SESSION_SECRET: `${SESSION_SECRET},short` }, 'SESSION_SECRET');
+    ok({ ...PROD, SESSION_SECRET: 'x'.repeat(32) });
+  });
+
+  it('(P) is required', () => {
+    oneProblem(without(PROD, 'SESSION_SECRET'), 'SESSION_SECRET');
+  });
+
+  it('outside production, a missing secret is generated for the process and reported', () => {
+    const c = ok(DEV);
+    expect(c.sessionSecrets).toHaveLength(1);
+    expect((c.sessionSecrets[0] ?? '').length).toBeGreaterThanOrEqual(32);
+    expect(c.generated).toContain('SESSION_SECRET');
+  });
+});
+
+describe('TOKEN_ENCRYPTION_KEYS', () => {
+  it('is a comma-separated list of keyId:base64 of 32 bytes; the first encrypts', () => {
+    const c = ok({ ...PROD, TOKEN_ENCRYPTION_KEYS: `k2:${KEY_2}, k1:${KEY_1}` });
+    expect(c.tokenKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(c.tokenKeys[0]?.key.equals(Buffer.from(KEY_2, 'base64'))).toBe(true);
+  });
+
+  it('accepts base64url key material', () => {
+    const material = randomBytes(32).toString('base64url');
+    expect(ok({ ...PROD, TOKEN_ENCRYPTION_KEYS: `k1:${material}` }).tokenKeys[0]?.key.toString('base64url')).toBe(material);
+  });
+
+  it('(P) is required', () => {
+    oneProblem(without(PROD, 'TOKEN_ENCRYPTION_KEYS'), 'TOKEN_ENCRYPTION_KEYS');
+  });
+
+  it('outside production, a missing key is generated for the process and reported', () => {
+    const c = ok(DEV);
+    expect(c.tokenKeys).toHaveLength(1);
+    expect(c.tokenKeys[0]?.key).toHaveLength(32);
+    expect(c.generated).toContain('TOKEN_ENCRYPTION_KEYS');
+  });
+
+  it.each([
+    ['no key id', KEY_1],
+    ['an empty key id', `:${KEY_1}`],
+    ['a key id with a dot', `k.1:${KEY_1}`],
+    ['16 bytes', `k1:${randomBytes(16).toString('base64')}`],
+    ['33 bytes', `k1:${randomBytes(33).toString('base64')}`],
+    ['not base64', 'k1:this is not base64 at all!!!!!!!!!!!!!!'],
+    ['a duplicate key id', `k1:${KEY_1},k1:${KEY_2}`],
+    ['only commas', ',,'],
+  ])('refuses %s, without printing key material', (_name, value) => {
+    const line = oneProblem({ ...PROD, TOKEN_ENCRYPTION_KEYS: value }, 'TOKEN_ENCRYPTION_KEYS');
+    expect(line).not.toContain(KEY_1);
+    expect(line).not.toContain(KEY_2);
+  });
+
+  it('parseTokenKeys answers the keys or a problem', () => {
+    expect(parseTokenKeys(`a:${KEY_1},b:${KEY_2}`)).toEqual([
+      { id: 'a', key: Buffer.from(KEY_1, 'base64') },
+      { id: 'b', key: Buffer.from(KEY_2, 'base64') },
+    ]);
+    expect(typeof parseTokenKeys('a:short')).toBe('string');
+  });
+});
+
+describe('AUTH_MODE and AUTH_HEADER', () => {
+  it('header mode takes AUTH_HEADER, lower-cased, default x-user-id', () => {
+    expect(ok(PROD).auth).toEqual({ mode: 'header', header: 'x-user-id' });
+    expect(ok({ ...PROD, AUTH_HEADER: 'X-Authenticated-User' }).auth).toEqual({ mode: 'header', header: 'x-authenticated-user' });
+  });
+
+  it('refuses an AUTH_HEADER that is not a header name', () => {
+    oneProblem({ ...PROD, AUTH_HEADER: 'x user: id' }, 'AUTH_HEADER');
+  });
+
+  it('(P) is not demo', () => {
+    expect(oneProblem({ ...PROD, AUTH_MODE: 'demo' }, 'AUTH_MODE')).toContain('demo is not allowed');
+  });
+
+  it('(P) is required', () => {
+    oneProblem(without(PROD, 'AUTH_MODE'), 'AUTH_MODE');
+  });
+
+  it('is demo by default outside production', () => {
+    expect(ok(DEV).auth.mode).toBe('demo');
+    expect(ok({ ...DEV, AUTH_MODE: 'demo' }).auth.mode).toBe('demo');
+  });
+
+  it('refuses another mode', () => {
+    expect(oneProblem({ ...PROD, AUTH_MODE: 'basic' }, 'AUTH_MODE')).toContain('header, jwt or demo');
+  });
+});
+
+describe('jwt mode', () => {
+  const JWT_SECRET = 'jwt-hs256-secret-value-0123456789abcdef';
+
+  it('takes an HS256 secret, issuer, audience and cookie', () => {
+    const c = ok({
+      ...PROD,
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: JWT_SECRET,
+      AUTH_JWT_ISSUER: 'https://auth.example.com/',
+      AUTH_JWT_AUDIENCE: 'bank-bff',
+      AUTH_JWT_COOKIE: 'app_session',
+    });
+    expect(c.auth).toMatchObject({ mode: 'jwt', issuer: 'https://auth.example.com/', audience: 'bank-bff', cookie: 'app_session', jwksUrl: undefined });
+  });
+
+  it('takes a JWKS URL', () => {
+    const c = ok({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json' });
+    expect(c.auth).toMatchObject({ mode: 'jwt', secret: undefined });
+    expect(c.auth.mode === 'jwt' ? c.auth.jwksUrl?.href : undefined).toBe('https://auth.example.com/.well-known/jwks.json');
+  });
+
+  it('needs a secret or a JWKS URL', () => {
+    expect(oneProblem({ ...PROD, AUTH_MODE: 'jwt' }, 'AUTH_MODE')).toContain('AUTH_JWT_SECRET');
+  });
+
+  it('refuses both a secret and a JWKS URL', () => {
+    oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWKS_URL: 'https://auth.example.com/jwks' }, 'AUTH_JWT_SECRET');
+  });
+
+  it('refuses a secret shorter than 32 characters, without printing it', () => {
+    const line = oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short-jwt-secret' }, 'AUTH_JWT_SECRET');
+    expect(line).not.toContain('short-jwt-secret');
+  });
+
+  it('(P) refuses a JWKS URL over http', () => {
+    oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://auth.example.com/jwks' }, 'AUTH_JWKS_URL');
+  });
+
+  it('refuses a cookie name that is not one', () => {
+    oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_COOKIE: 'a b;c' }, 'AUTH_JWT_COOKIE');
+  });
+});
+
+describe('APP_LOGIN_URL', () => {
+  it.each(['https://app.example.com/login', '/login'])('accepts %s', (value) => {
+    expect(ok({ ...PROD, APP_LOGIN_URL: value }).appLoginUrl).toBe(value);
+  });
+
+  it.each(['//evil.example/login', '/\\evil.example', 'javascript:alert(1)', 'login'])('refuses %s', (value) => {
+    oneProblem({ ...PROD, APP_LOGIN_URL: value }, 'APP_LOGIN_URL');
+  });
+});
+
+describe('CORS_ORIGINS', () => {
+  it('is a comma-separated list of origins', () => {
+    expect(ok({ ...PROD, CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+  });
+
+  it.each(['https://app.example.com/', 'https://app.example.com/path', 'app.example.com', '*'])('refuses %s', (value) => {
+    oneProblem({ ...PROD, CORS_ORIGINS: value }, 'CORS_ORIGINS');
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['1', 1],
+    ['loopback, 10.0.0.0/8', 'loopback, 10.0.0.0/8'],
+  ] as const)('accepts %s', (value, expected) => {
+    expect(ok({ ...PROD, TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it('refuses a value that is none of those', () => {
+    oneProblem({ ...PROD, TRUST_PROXY: 'yes please;' }, 'TRUST_PROXY');
+  });
+});
+
+describe('LOG_LEVEL', () => {
+  it('defaults to info and accepts the pino levels', () => {
+    expect(ok(PROD).logLevel).toBe('info');
+    expect(ok({ ...PROD, LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+  });
+
+  it('refuses another level', () => {
+    oneProblem({ ...PROD, LOG_LEVEL: 'verbose' }, 'LOG_LEVEL');
+  });
+});
+
+describe('WEBHOOK_HMAC_SECRET and METRICS_TOKEN', () => {
+  it.each(['WEBHOOK_HMAC_SECRET', 'METRICS_TOKEN'])('%s is optional and, when set, at least 16 characters, never printed', (name) => {
+    expect(ok({ ...PROD, [name]: 'a-long-enough-secret-value' })).toBeDefined();
+    const line = oneProblem({ ...PROD, [name]: 'tiny-secret' }, name);
+    expect(line).not.toContain('tiny-secret');
+  });
+});
+
+describe('RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER', () => {
+  it('default to 300 and 60', () => {
+    expect(ok(PROD).rateLimit).toEqual({ perIp: 300, perUser: 60 });
+  });
+
+  it('accept 0, which turns a limit off', () => {
+    expect(ok({ ...PROD, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' }).rateLimit).toEqual({ perIp: 0, perUser: 0 });
+  });
+
+  it.each(['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER'])('%s refuses a value that is not a whole number', (name) => {
+    oneProblem({ ...PROD, [name]: '-5' }, name);
+    oneProblem({ ...PROD, [name]: 'lots' }, name);
+  });
+});
+
+describe('the other tuning variables', () => {
+  it('have defaults', () => {
+    const c = ok(PROD);
+    expect(c.powens.timeoutMs).toBe(5000);
+    expect(c.powens.retries).toBe(2);
+    expect(c.redis.commandTimeoutMs).toBe(1000);
+    expect(c.redis.startupTimeoutMs).toBe(10000);
+    expect(c.sessionTtlSeconds).toBe(86400);
+    expect(c.connectionsCacheTtlSeconds).toBe(60);
+    expect(c.shutdownTimeoutMs).toBe(8000);
+    expect(c.keepAliveTimeoutMs).toBe(65000);
+  });
+
+  it.each([
+    ['POWENS_TIMEOUT_MS', '50'],
+    ['POWENS_RETRIES', '6'],
+    ['REDIS_COMMAND_TIMEOUT_MS', '0'],
+    ['REDIS_STARTUP_TIMEOUT_MS', 'soon'],
+    ['SESSION_TTL_SECONDS', '10'],
+    ['CONNECTIONS_CACHE_TTL_SECONDS', '-1'],
+    ['SHUTDOWN_TIMEOUT_MS', '9600'],
+    ['KEEP_ALIVE_TIMEOUT_MS', '10'],
+  ])('%s=%s is refused', (name, value) => {
+    oneProblem({ ...PROD, [name]: value }, name);
+  });
+
+  it('REDIS_PREFIX is kept, and refused when it could break key names', () => {
+    expect(ok({ ...PROD, REDIS_PREFIX: 'bank:' }).redis.prefix).toBe('bank:');
+    oneProblem({ ...PROD, REDIS_PREFIX: 'a b*' }, 'REDIS_PREFIX');
+  });
+
+  it('REDIS_SENTINELS needs REDIS_SENTINEL_NAME and host:port entries', () => {
+    const c = ok({ ...PROD, REDIS_SENTINELS: 's1:26379, s2:26379', REDIS_SENTINEL_NAME: 'mymaster' });
+    expect(c.redis.sentinels).toEqual([
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26379 },
+    ]);
+    oneProblem({ ...PROD, REDIS_SENTINELS: 's1:26379' }, 'REDIS_SENTINEL_NAME');
+    oneProblem({ ...PROD, REDIS_SENTINELS: 's1', REDIS_SENTINEL_NAME: 'mymaster' }, 'REDIS_SENTINELS');
+  });
+
+  it('REDIS_CLUSTER is a boolean, not combined with sentinels', () => {
+    expect(ok({ ...PROD, REDIS_CLUSTER: 'true' }).redis.cluster).toBe(true);
+    oneProblem({ ...PROD, REDIS_CLUSTER: 'maybe' }, 'REDIS_CLUSTER');
+    oneProblem({ ...PROD, REDIS_CLUSTER: 'true', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_CLUSTER');
+  });
+});
+
+describe('a bad environment', () => {
+  const BAD: Record<string, string> = {
+    NODE_ENV: 'production',
+    PORT: 'eighty',
+    PUBLIC_URL: 'http://bank.example.com',
+    POWENS_DOMAIN: 'acme-sandbox',
+    POWENS_CLIENT_ID: 'client-id-123',
+    POWENS_CLIENT_SECRET: CLIENT_SECRET,
+    REDIS_URL: 'http://:redis-password-77@redis.example.com',
+    SESSION_SECRET: 'short-session-secret',
+    TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1.slice(0, 20)}`,
+    AUTH_MODE: 'demo',
+    WEBHOOK_HMAC_SECRET: 'tiny-hmac',
+  };
+  const EXPECTED = ['PORT', 'PUBLIC_URL', 'REDIS_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS', 'AUTH_MODE', 'WEBHOOK_HMAC_SECRET'];
+
+  it('lists every problem at once, one per variable, even when a number is malformed too', () => {
+    const list = problems(BAD);
+    expect(list.map((p) => p.slice(0, p.indexOf(':'))).sort()).toEqual([...EXPECTED].sort());
+  });
+
+  it('never includes a secret value in the problems', () => {
+    const text = formatProblems(problems(BAD));
+    for (const secret of [CLIENT_SECRET, 'redis-password-77', 'short-session-secret', KEY_1.slice(0, 20), 'tiny-hmac']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
+  it('formats one line per problem under a heading', () => {
+    const list = problems(BAD);
+    const lines = formatProblems(list).split('\n');
+    expect(lines[0]).toBe('Configuration is not valid:');
+    expect(lines.slice(1)).toEqual(list.map((p) => `  - ${p}`));
+  });
+});
+
+describe('.env.example', () => {
+  const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const lines = text.split('\n');
+  /** `NAME=` lines, set or commented out (`# NAME=`). */
+  const documented = new Set(lines.map((l) => /^(?:#\s?)?([A-Z][A-Z0-9_]*)=/.exec(l)?.[1]).filter((n): n is string => n !== undefined));
+
+  it('documents every variable the configuration reads', () => {
+    const missing = ENV_VARIABLES.filter((name) => !documented.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('documents no variable the configuration does not read', () => {
+    expect([...documented].filter((name) => !ENV_VARIABLES.includes(name))).toEqual([]);
+  });
+
+  it('puts comments on their own lines (docker-compose v1 keeps a trailing comment in the value)', () => {
+    const assignments = lines.filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l));
+    expect(assignments.length).toBeGreaterThan(0);
+    for (const line of assignments) expect(line).not.toMatch(/\s#/);
+  });
+
+  it('quotes no value (docker-compose v1 keeps the quotes in the value)', () => {
+    for (const line of lines.filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))) expect(line).not.toMatch(/=["']/);
+  });
+
+  it('gives each variable a comment', () => {
+    for (const name of ENV_VARIABLES) {
+      const i = lines.findIndex((l) => new RegExp(`^(?:#\\s?)?${name}=`).test(l));
+      const above = lines.slice(Math.max(0, i - 6), i).filter((l) => l.startsWith('#') && !/^#\s?[A-Z][A-Z0-9_]*=/.test(l));
+      expect({ name, commented: above.length > 0 }).toEqual({ name, commented: true });
+    }
+  });
+
+  it('ends with the demo-in-containers section', () => {
+    expect(text).toContain('# --- Demo in containers: docker compose --profile demo up --build -----------------------------');
+    expect(text.trimEnd().endsWith('# TOKEN_ENCRYPTION_KEYS=k1:<output of: openssl rand -base64 32>')).toBe(true);
+  });
+});
+
+describe('the built entry point, started as a process with a bad environment', () => {
+  let outDir = '';
+
+  beforeAll(async () => {
+    // Compiled as `npm run build` does, into a folder shared by the test files that need it.
+    outDir = await buildService();
+  }, 60_000);
+
+  function run(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [join(outDir, 'main.js')], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolvePromise({ code, stdout, stderr });
+      });
+    });
+  }
+
+  const SECRETS = [CLIENT_SECRET, 'redis-password-77', 'short-session-secret', KEY_1.slice(0, 20), 'tiny-hmac'];
+
+  it('exits 1 with one line per problem naming each variable, no secret and no stack trace', async () => {
+    const { code, stdout, stderr } = await run({
+      NODE_ENV: 'production',
+      PORT: 'eighty',
+      PUBLIC_URL: 'http://bank.example.com',
+      POWENS_DOMAIN: 'acme-sandbox',
+      POWENS_CLIENT_ID: 'client-id-123',
+      POWENS_CLIENT_SECRET: CLIENT_SECRET,
+      REDIS_URL: 'http://:redis-password-77@redis.example.com',
+      SESSION_SECRET: 'short-session-secret',
+      TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1.slice(0, 20)}`,
+      AUTH_MODE: 'demo',
+      WEBHOOK_HMAC_SECRET: 'tiny-hmac',
+    });
+    expect(code).toBe(1);
+    const output = stdout + stderr;
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe('Configuration is not valid:');
+    const named = lines.slice(1).map((l) => /^ {2}- ([A-Z][A-Z0-9_]*): \S/.exec(l)?.[1]);
+    expect(named.sort()).toEqual(['AUTH_MODE', 'PORT', 'PUBLIC_URL', 'REDIS_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS', 'WEBHOOK_HMAC_SECRET']);
+    for (const secret of SECRETS) expect(output).not.toContain(secret);
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(output).not.toMatch(/Error:/);
+  });
+
+  it('exits 1 naming the missing required variables when the environment is empty', async () => {
+    const { code, stderr } = await run({ NODE_ENV: 'production' });
+    expect(code).toBe(1);
+    for (const name of ['PUBLIC_URL', 'POWENS_DOMAIN', 'POWENS_CLIENT_ID', 'POWENS_CLIENT_SECRET', 'REDIS_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS', 'AUTH_MODE']) {
+      expect(stderr).toContain(`  - ${name}: `);
+    }
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits 1 with a clear line, no password and no stack trace, when Redis cannot be reached', async () => {
+    const { code, stdout, stderr } = await run({
+      ...PROD,
+      // Port 9 (discard) on loopback: nothing listens there.
+      REDIS_URL: 'redis://:redis-password-77@127.0.0.1:9',
+      REDIS_STARTUP_TIMEOUT_MS: '300',
+      LOG_LEVEL: 'silent',
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain('Redis at redis://127.0.0.1:9');
+    for (const secret of SECRETS) expect(stdout + stderr).not.toContain(secret);
+    expect(stdout + stderr).not.toMatch(/^\s+at /m);
+  });
+});

@@ -1,0 +1,282 @@
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Config } from '../../src/config.js';
+import { completeWebview } from '../../src/emulator/driver.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { AppError } from '../../src/errors.js';
+import { safeError } from '../../src/ops/logger.js';
+import { PowensClient } from '../../src/powens/client.js';
+
+/** The Powens client against the emulator over HTTP: real sockets, real got, no mocks. */
+
+const CLIENT_ID = 'client-under-test';
+const CLIENT_SECRET = 'client-secret-9d2f7e4a1b';
+const REDIRECT_URI = 'http://127.0.0.1:9/callback';
+const DOMAIN = 'demo-sandbox.biapi.pro';
+
+let emu: RunningEmulator;
+const clients: PowensClient[] = [];
+
+beforeAll(async () => {
+  emu = await startEmulator({ port: 0, clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] }] });
+});
+afterAll(async () => {
+  await emu.close();
+});
+beforeEach(() => {
+  emu.emulator.knobs.resetAll();
+});
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+
+function powensConfig(overrides: Partial<Config['powens']> = {}): Config['powens'] {
+  return {
+    domain: DOMAIN,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri: REDIRECT_URI,
+    apiUrl: emu.apiUrl,
+    webviewUrl: emu.url,
+    webviewLang: undefined,
+    timeoutMs: 2000,
+    retries: 2,
+    ...overrides,
+  };
+}
+
+function client(overrides: Partial<Config['powens']> = {}): PowensClient {
+  const c = new PowensClient(powensConfig(overrides));
+  clients.push(c);
+  return c;
+}
+
+/** A real authorization code: a new Powens user connects Demo Bank in the webview. */
+async function authorizationCode(): Promise<string> {
+  const query = new URLSearchParams({ domain: DOMAIN, client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, state: 's' });
+  const back = await completeWebview(`${emu.url}/en/connect?${query.toString()}`, { kind: 'connect' });
+  const code = back.searchParams.get('code');
+  if (code === null) throw new Error('the webview returned no code');
+  return code;
+}
+
+async function failure(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (err: unknown) {
+    if (err instanceof AppError) return err;
+    throw new Error(`expected an AppError, got ${inspect(err)}`);
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Every form in which an error may be shown or logged holds none of `secrets`. */
+function expectNoneOf(err: AppError, secrets: string[]): void {
+  const forms = [err.message, JSON.stringify(err), JSON.stringify(safeError(err)), inspect(err, { depth: 10 }), String(err.cause)];
+  for (const form of forms) {
+    for (const secret of secrets) expect(form).not.toContain(secret);
+  }
+}
+
+describe('token exchange', () => {
+  it('exchanges a real code with the client secret and reads the token', async () => {
+    const code = await authorizationCode();
+    const token = await client().exchangeCode(code);
+    expect(token).toEqual(expect.any(String));
+    expect(emu.emulator.state.findUserByToken(token)).toBeDefined();
+    expect(emu.emulator.knobs.calls('token.access')).toBe(1);
+  });
+
+  it('reads the token from auth_token when the answer has only that field', async () => {
+    emu.emulator.knobs.fail('token.access', { status: 200, body: { auth_token: 'only-auth-token', type: 'permanent' }, times: 1 });
+    await expect(client().exchangeCode('any-code')).resolves.toBe('only-auth-token');
+  });
+
+  it('reads the token from access_token when the answer has only that field', async () => {
+    emu.emulator.knobs.fail('token.access', { status: 200, body: { access_token: 'only-access-token', token_type: 'Bearer' }, times: 1 });
+    await expect(client().exchangeCode('any-code')).resolves.toBe('only-access-token');
+  });
+
+  it('refuses an answer with neither token field', async () => {
+    emu.emulator.knobs.fail('token.access', { status: 200, body: { token_type: 'Bearer' }, times: 1 });
+    const err = await failure(client().exchangeCode('any-code'));
+    expect(err.code).toBe('POWENS_BAD_RESPONSE');
+  });
+
+  it('reports a wrong client secret as a refusal, not as a stale user token, and never shows the secret or the code', async () => {
+    const code = await authorizationCode();
+    const wrongSecret = 'wrong-secret-5e8c0a77';
+    const err = await failure(client({ clientSecret: wrongSecret }).exchangeCode(code));
+    expect(err.code).toBe('POWENS_REJECTED');
+    expect(err.status).toBe(502);
+    expect(err.logDetail).toMatchObject({ endpoint: 'token.access', status: 401, powensCode: 'invalidClient' });
+    expectNoneOf(err, [wrongSecret, CLIENT_SECRET, code]);
+  });
+
+  it('reports a used code as a refusal', async () => {
+    const code = await authorizationCode();
+    await client().exchangeCode(code);
+    const err = await failure(client().exchangeCode(code));
+    expect(err.code).toBe('POWENS_REJECTED');
+    expect(err.logDetail).toMatchObject({ status: 400, powensCode: 'invalidValue' });
+    expectNoneOf(err, [CLIENT_SECRET, code]);
+  });
+});
+
+describe('user-token calls', () => {
+  it('gets a single-use temporary code, the current user, and the connections with their connector', async () => {
+    const user = emu.emulator.knobs.addUser();
+    const c = client();
+    const code = await c.temporaryCode(user.token);
+    expect(code).toEqual(expect.any(String));
+    expect(await c.currentUser(user.token)).toMatchObject({ id: user.userId });
+    const list = await c.listConnections(user.token);
+    expect(list.map((x) => x.id)).toEqual(user.connectionIds);
+    expect(list[0]?.connector?.name).toBe('Demo Bank');
+    const one = await c.getConnection(user.token, user.connectionIds[0] ?? 0);
+    expect(one.id).toBe(user.connectionIds[0]);
+    expect(one.connector?.name).toBe('Demo Bank');
+  });
+
+  it('deletes a connection, then the user', async () => {
+    const user = emu.emulator.knobs.addUser({ connections: [{}, {}] });
+    const c = client();
+    await c.deleteConnection(user.token, user.connectionIds[0] ?? 0);
+    expect((await c.listConnections(user.token)).map((x) => x.id)).toEqual([user.connectionIds[1]]);
+    await c.deleteUser(user.token);
+    expect(emu.emulator.state.users()).toEqual([]);
+  });
+
+  it('revokes a token', async () => {
+    const user = emu.emulator.knobs.addUser();
+    const c = client();
+    await c.revokeToken(user.token);
+    expect(emu.emulator.state.findUserByToken(user.token)).toBeUndefined();
+  });
+
+  it.each([401, 403])('maps a %i to "token no longer valid", keeping the cause', async (status) => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('token.code', { status, times: 1 });
+    const err = await failure(client().temporaryCode(user.token));
+    expect(err.code).toBe('POWENS_TOKEN_INVALID');
+    expect(err.cause).toBeInstanceOf(Error);
+    expect((err.cause as Error).name).toBe('HTTPError');
+    expect((err.cause as Error).message).toContain(String(status));
+    expectNoneOf(err, [user.token, CLIENT_SECRET]);
+  });
+
+  it('maps an unknown or foreign connection to "connection not found"', async () => {
+    const user = emu.emulator.knobs.addUser();
+    const other = emu.emulator.knobs.addUser();
+    const err = await failure(client().getConnection(user.token, other.connectionIds[0] ?? 0));
+    expect(err.code).toBe('CONNECTION_NOT_FOUND');
+    expect(err.status).toBe(404);
+  });
+
+  it('maps a 5xx to "Powens unavailable" (502) and keeps the Powens error code for the log', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.me', { status: 500 });
+    const err = await failure(client({ retries: 0 }).currentUser(user.token));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect(err.status).toBe(502);
+    expect(err.logDetail).toMatchObject({ endpoint: 'users.me', status: 500, powensCode: 'bug' });
+    expectNoneOf(err, [user.token]);
+  });
+});
+
+describe('timeouts and retries', () => {
+  it('gives up on a call that never answers after the timeout', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.hang('users.me');
+    const err = await failure(client({ timeoutMs: 200, retries: 0 }).currentUser(user.token));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect((err.cause as Error & { code?: string }).code).toBe('ETIMEDOUT');
+    expect(emu.emulator.knobs.calls('users.me')).toBe(1);
+    expectNoneOf(err, [user.token]);
+  });
+
+  it('gives up on a token exchange that never answers, without sending it twice', async () => {
+    emu.emulator.knobs.hang('token.access');
+    const code = 'code-never-answered-41ab';
+    const err = await failure(client({ timeoutMs: 200, retries: 2 }).exchangeCode(code));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect((err.cause as Error & { code?: string }).code).toBe('ETIMEDOUT');
+    expect(emu.emulator.knobs.calls('token.access')).toBe(1);
+    expectNoneOf(err, [code, CLIENT_SECRET]);
+  });
+
+  it('retries a GET a bounded number of times', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('connections.list', { status: 503 });
+    const err = await failure(client({ retries: 2 }).listConnections(user.token));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect(emu.emulator.knobs.calls('connections.list')).toBe(3);
+  });
+
+  it('retries a GET that timed out, and succeeds when Powens answers again', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.hang('users.me', { times: 1 });
+    await expect(client({ timeoutMs: 200, retries: 1 }).currentUser(user.token)).resolves.toMatchObject({ id: user.userId });
+    expect(emu.emulator.knobs.calls('users.me')).toBe(2);
+  });
+
+  it('never retries the token exchange (POST)', async () => {
+    emu.emulator.knobs.fail('token.access', { status: 503 });
+    const code = 'code-refused-77cd';
+    const err = await failure(client({ retries: 3 }).exchangeCode(code));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect(emu.emulator.knobs.calls('token.access')).toBe(1);
+    expectNoneOf(err, [code, CLIENT_SECRET]);
+  });
+
+  it('never retries a DELETE', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.delete', { status: 503 });
+    await failure(client({ retries: 3 }).deleteUser(user.token));
+    emu.emulator.knobs.fail('connections.delete', { status: 503 });
+    await failure(client({ retries: 3 }).deleteConnection(user.token, user.connectionIds[0] ?? 0));
+    expect(emu.emulator.knobs.calls('users.delete')).toBe(1);
+    expect(emu.emulator.knobs.calls('connections.delete')).toBe(1);
+  });
+});
+
+describe('malformed answers', () => {
+  it('maps a truncated JSON body to "bad response", with the parse error as the cause and no secret anywhere', async () => {
+    emu.emulator.knobs.malformed('token.access');
+    const code = 'code-malformed-a1b2c3';
+    const err = await failure(client().exchangeCode(code));
+    expect(err.code).toBe('POWENS_BAD_RESPONSE');
+    expect(err.status).toBe(502);
+    expect((err.cause as Error).name).toBe('ParseError');
+    expect(emu.emulator.knobs.calls('token.access')).toBe(1);
+    expectNoneOf(err, [code, CLIENT_SECRET]);
+  });
+
+  it('maps a body of the wrong shape to "bad response" without echoing the body', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.me', { status: 200, body: { id: 'not-a-number-but-a-secretish-value' }, times: 1 });
+    const err = await failure(client().currentUser(user.token));
+    expect(err.code).toBe('POWENS_BAD_RESPONSE');
+    expectNoneOf(err, ['secretish', user.token]);
+  });
+});
+
+describe('connections to Powens', () => {
+  it('keeps the connection alive between calls', async () => {
+    const user = emu.emulator.knobs.addUser();
+    const c = client();
+    const before = emu.connectionsAccepted();
+    for (let i = 0; i < 5; i++) await c.currentUser(user.token);
+    expect(emu.connectionsAccepted() - before).toBe(1);
+  });
+
+  it('reports an unreachable Powens as "unavailable", not a hang or a crash', async () => {
+    const closed = await startEmulator({ port: 0 });
+    const apiUrl = closed.apiUrl;
+    await closed.close();
+    const err = await failure(client({ apiUrl, retries: 0 }).currentUser('some-token-value-123'));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect((err.cause as Error & { code?: string }).code).toBe('ECONNREFUSED');
+    expectNoneOf(err, ['some-token-value-123']);
+  });
+});

@@ -1,0 +1,139 @@
+import { connectionStatus, isoDate, toConnectionView } from '../../src/powens/status.js';
+import type { PowensConnection } from '../../src/powens/types.js';
+
+// Every state POWENS.md lists, with the status CONTRACT section 6 gives it.
+const STATES: [string, string][] = [
+  ['SCARequired', 'action_needed'],
+  ['webauthRequired', 'action_needed'],
+  ['additionalInformationNeeded', 'action_needed'],
+  ['decoupled', 'action_needed'],
+  ['actionNeeded', 'action_needed'],
+  ['passwordExpired', 'action_needed'],
+  ['wrongpass', 'action_needed'],
+  ['validating', 'syncing'],
+  ['rateLimiting', 'temporary_error'],
+  ['websiteUnavailable', 'temporary_error'],
+  ['bug', 'temporary_error'],
+];
+
+function connection(fields: Partial<PowensConnection> = {}): PowensConnection {
+  return {
+    id: 42,
+    id_user: 7,
+    id_connector: 59,
+    connector_uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59',
+    state: null,
+    error: null,
+    error_message: null,
+    last_update: '2026-11-24 10:00:00',
+    created: '2026-11-20 08:30:15',
+    next_try: null,
+    expire: null,
+    active: true,
+    connector: { id: 59, uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59', name: 'Demo Bank' },
+    ...fields,
+  };
+}
+
+describe('connection status', () => {
+  test.each(STATES)('state %s is %s', (state, status) => {
+    expect(connectionStatus(state, '2026-11-24 10:00:00')).toBe(status);
+    expect(connectionStatus(state, null)).toBe(status);
+  });
+
+  test('a null state with a last update is ok', () => {
+    expect(connectionStatus(null, '2026-11-24 10:00:00')).toBe('ok');
+  });
+
+  test('a null state without a last update is syncing (the first sync is running)', () => {
+    expect(connectionStatus(null, null)).toBe('syncing');
+    expect(connectionStatus(undefined, undefined)).toBe('syncing');
+    expect(connectionStatus(null, '')).toBe('syncing');
+  });
+
+  test('a state Powens adds later is unknown, and passed through as is', () => {
+    expect(connectionStatus('brandNewState', '2026-11-24 10:00:00')).toBe('unknown');
+    const view = toConnectionView(connection({ state: 'brandNewState' }));
+    expect(view.status).toBe('unknown');
+    expect(view.state).toBe('brandNewState');
+    expect(view.reconnectUrl).toBeNull();
+  });
+
+  test('state names are matched exactly (case matters at Powens)', () => {
+    expect(connectionStatus('scarequired', null)).toBe('unknown');
+    expect(connectionStatus('SCARequired ', null)).toBe('unknown');
+  });
+});
+
+describe('dates', () => {
+  test('Powens dates (UTC, no zone) become ISO 8601 in UTC', () => {
+    expect(isoDate('2026-11-24 10:00:00')).toBe('2026-11-24T10:00:00Z');
+    expect(isoDate('2026-01-02 03:04:05')).toBe('2026-01-02T03:04:05Z');
+  });
+
+  test('dates that already carry a zone are normalised to UTC, to the second', () => {
+    expect(isoDate('2026-11-24T10:00:00Z')).toBe('2026-11-24T10:00:00Z');
+    expect(isoDate('2026-11-24T12:00:00+02:00')).toBe('2026-11-24T10:00:00Z');
+    expect(isoDate('2026-11-24 10:00:00.250')).toBe('2026-11-24T10:00:00Z');
+  });
+
+  test('a bare day is midnight UTC', () => {
+    expect(isoDate('2026-11-24')).toBe('2026-11-24T00:00:00Z');
+  });
+
+  test('missing or unreadable dates are null, never a guess', () => {
+    expect(isoDate(null)).toBeNull();
+    expect(isoDate(undefined)).toBeNull();
+    expect(isoDate('')).toBeNull();
+    expect(isoDate('yesterday')).toBeNull();
+    expect(isoDate('2026-13-45 99:99:99')).toBeNull();
+  });
+});
+
+describe('the connection as the frontend sees it', () => {
+  test('carries id, connector, state, status, message, ISO dates, active and no reconnect link when ok', () => {
+    expect(toConnectionView(connection())).toEqual({
+      id: 42,
+      connector: { id: 59, name: 'Demo Bank', uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59' },
+      state: null,
+      status: 'ok',
+      message: null,
+      lastUpdate: '2026-11-24T10:00:00Z',
+      createdAt: '2026-11-20T08:30:15Z',
+      expiresAt: null,
+      active: true,
+      reconnectUrl: null,
+    });
+  });
+
+  test('expiresAt comes from Powens expire', () => {
+    expect(toConnectionView(connection({ expire: '2027-02-20 08:30:15' })).expiresAt).toBe('2027-02-20T08:30:15Z');
+  });
+
+  test.each(STATES.filter(([, status]) => status === 'action_needed'))(
+    'a connection in %s links to its reconnect flow and shows the bank message',
+    (state) => {
+      const view = toConnectionView(connection({ state, error_message: 'Please confirm in your banking app.' }));
+      expect(view.status).toBe('action_needed');
+      expect(view.reconnectUrl).toBe('/reconnect/42');
+      expect(view.message).toBe('Please confirm in your banking app.');
+    },
+  );
+
+  test('only action_needed connections get a reconnect link', () => {
+    for (const [state, status] of STATES) {
+      const view = toConnectionView(connection({ state }));
+      expect(view.reconnectUrl === null).toBe(status !== 'action_needed');
+    }
+  });
+
+  test('without expand=connector, the connector id and uuid come from the connection and the name is null', () => {
+    const view = toConnectionView(connection({ connector: undefined }));
+    expect(view.connector).toEqual({ id: 59, name: null, uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59' });
+  });
+
+  test('a connection without active is taken as active', () => {
+    expect(toConnectionView(connection({ active: undefined })).active).toBe(true);
+    expect(toConnectionView(connection({ active: false })).active).toBe(false);
+  });
+});
