@@ -23,7 +23,19 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
       logger.error({ err: safeError(err), redis: describeRedis(config.redis) }, 'Redis unavailable');
     }
   });
-  redis.on('ready', () => logger.info({ redis: describeRedis(config.redis) }, 'Redis ready'));
+  // A clean close (Redis stopped or restarted) emits no 'error': say so once per loss, so the
+  // 503s that follow have a cause in the log. ioredis reconnects by itself ('ready' again).
+  let connected = true;
+  redis.on('close', () => {
+    if (!connected) return;
+    connected = false;
+    metrics.redisErrors.inc({ kind: 'connection' });
+    logger.warn({ redis: describeRedis(config.redis) }, 'Redis connection lost: requests that need it answer 503 until it is back');
+  });
+  redis.on('ready', () => {
+    connected = true;
+    logger.info({ redis: describeRedis(config.redis) }, 'Redis ready');
+  });
 
   const powens = new PowensClient(config.powens, metrics.observePowens);
   const built = createApp({ config, redis, powens, logger, metrics });

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { completeWebview } from '../emulator/driver.js';
-import { heapAfterGc, freePort, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
+import { cpuMicros, heapAfterGc, freePort, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
 import { summarizeProfiles } from './profile.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -79,6 +79,8 @@ interface Figures {
   expectedStatus: number[];
   /** Connection errors, timeouts and answers with another status than expected. */
   errors: number;
+  /** CPU time the measured server spent per request (independent of other load on the machine). */
+  cpuUsPerRequest: number | null;
   statuses: Record<string, number>;
   loadBefore: number[];
 }
@@ -94,6 +96,8 @@ interface Run {
   duration?: number;
   amount?: number;
   requests?: Request[];
+  /** The process whose CPU time per request is reported. */
+  pid?: number;
 }
 
 function round(n: number, digits = 1): number {
@@ -103,6 +107,7 @@ function round(n: number, digits = 1): number {
 
 async function cannon(run: Run): Promise<Figures> {
   const loadBefore = os.loadavg().map((l) => round(l, 2));
+  const cpuBefore = run.pid === undefined ? undefined : cpuMicros(run.pid);
   const result = await autocannon({
     url: run.url,
     connections: run.connections,
@@ -116,6 +121,8 @@ async function cannon(run: Run): Promise<Figures> {
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const expected = run.expectedStatus.reduce((sum, code) => sum + (statuses[String(code)] ?? 0), 0);
   const requests = (result.latency as { totalCount?: number }).totalCount ?? answered;
+  const cpuAfter = run.pid === undefined ? undefined : cpuMicros(run.pid);
+  const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || requests === 0 ? null : round((cpuAfter - cpuBefore) / requests, 0);
   return {
     name: run.name,
     route: run.route,
@@ -128,6 +135,7 @@ async function cannon(run: Run): Promise<Figures> {
     ratio: null,
     expectedStatus: run.expectedStatus,
     errors: result.errors + (answered - expected),
+    cpuUsPerRequest,
     statuses,
     loadBefore,
   };
@@ -267,10 +275,10 @@ async function main(): Promise<void> {
     };
 
     log(`powens-connect-bff benchmark: ${c} connections, ${d} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`);
-    const baseline = await measure({ name: 'baseline', route: 'GET / (bare Express 5)', url: `${helloUrl}/`, expectedStatus: [200], connections: c, duration: d });
+    const baseline = await measure({ name: 'baseline', route: 'GET / (bare Express 5)', url: `${helloUrl}/`, expectedStatus: [200], connections: c, duration: d, pid: hello.pid });
 
     if (opts.only.has('healthz')) {
-      await measure({ name: 'healthz', route: 'GET /healthz', url: `${a}/healthz`, expectedStatus: [200], connections: c, duration: d });
+      await measure({ name: 'healthz', route: 'GET /healthz', url: `${a}/healthz`, expectedStatus: [200], connections: c, duration: d, pid: serviceA.pid });
     }
     if (opts.only.has('connect')) {
       const tag = randomBytes(3).toString('hex');
@@ -278,6 +286,7 @@ async function main(): Promise<void> {
         name: 'connect',
         route: 'GET /connect (signed-in, no token)',
         url: `${a}/connect`,
+        pid: serviceA.pid,
         expectedStatus: [302],
         connections: c,
         duration: d,
@@ -299,6 +308,7 @@ async function main(): Promise<void> {
             name: 'callback',
             route: 'GET /callback (code exchange with the emulator)',
             url: `${a}/callback`,
+            pid: serviceA.pid,
             expectedStatus: [303],
             connections: c,
             amount: opts.callbackFlows,
@@ -329,13 +339,14 @@ async function main(): Promise<void> {
       await inParallel(users.length, c, async (i) => {
         await (await fetch(`${a}/me/connections`, { headers: { 'x-user-id': users[i] ?? '' } })).arrayBuffer();
       });
-      await measure({ name: 'me-cached', route: 'GET /me/connections (cached)', url: `${a}/me/connections`, expectedStatus: [200], connections: c, duration: d, requests: meRequests() });
+      await measure({ name: 'me-cached', route: 'GET /me/connections (cached)', url: `${a}/me/connections`, expectedStatus: [200], connections: c, duration: d, requests: meRequests(), pid: serviceA.pid });
     }
     if (opts.only.has('me-uncached')) {
       await measure({
         name: 'me-uncached',
         route: 'GET /me/connections (cache off: Powens each time)',
         url: `${b}/me/connections`,
+        pid: serviceB.pid,
         expectedStatus: [200],
         connections: c,
         duration: d,
@@ -404,9 +415,9 @@ async function main(): Promise<void> {
     }
 
     log('');
-    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const f of figures) log(`| ${f.route} | ${f.rps} | ${f.p50Ms} | ${f.p99Ms} | ${f.ratio ?? ''} | ${f.errors} |`);
+    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors | server CPU µs/req |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const f of figures) log(`| ${f.route} | ${f.rps} | ${f.p50Ms} | ${f.p99Ms} | ${f.ratio ?? ''} | ${f.errors} | ${f.cpuUsPerRequest ?? 'n/a'} |`);
     log('');
     log(`peak RSS: service ${mb(rss.service)}, service (cache off) ${mb(rss.serviceCacheOff)}, emulator ${mb(rss.emulator)}, baseline ${mb(rss.baseline)}`);
     if (heap !== undefined) {

@@ -450,6 +450,7 @@ describe('the other tuning variables', () => {
     expect(c.connectionsCacheTtlSeconds).toBe(60);
     expect(c.shutdownTimeoutMs).toBe(8000);
     expect(c.keepAliveTimeoutMs).toBe(65000);
+    expect(c.webhookBodyLimitBytes).toBe(10 * 1024 * 1024);
   });
 
   it.each([
@@ -461,6 +462,7 @@ describe('the other tuning variables', () => {
     ['CONNECTIONS_CACHE_TTL_SECONDS', '-1'],
     ['SHUTDOWN_TIMEOUT_MS', '9600'],
     ['KEEP_ALIVE_TIMEOUT_MS', '10'],
+    ['WEBHOOK_BODY_LIMIT_BYTES', '100'],
   ])('%s=%s is refused', (name, value) => {
     oneProblem({ ...PROD, [name]: value }, name);
   });
