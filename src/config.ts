@@ -24,6 +24,8 @@ export type AuthConfig =
       issuer: string | undefined;
       audience: string | undefined;
       cookie: string | undefined;
+      /** Least time between two JWKS fetches triggered by an unknown key id. */
+      jwksCooldownSeconds: number;
     }
   | { mode: 'demo' };
 
@@ -166,6 +168,7 @@ const schema = z
     AUTH_JWT_ISSUER: optional,
     AUTH_JWT_AUDIENCE: optional,
     AUTH_JWT_COOKIE: optional,
+    AUTH_JWKS_COOLDOWN_SECONDS: intVar(30, 0, 3600),
     APP_LOGIN_URL: optional,
     CORS_ORIGINS: optional,
     TRUST_PROXY: optional,
@@ -314,6 +317,7 @@ export function loadConfig(env: Env): ConfigResult {
       issuer: e.AUTH_JWT_ISSUER,
       audience: e.AUTH_JWT_AUDIENCE,
       cookie: e.AUTH_JWT_COOKIE,
+      jwksCooldownSeconds: e.AUTH_JWKS_COOLDOWN_SECONDS,
     };
   } else if (mode === 'demo') {
     if (production) problem('AUTH_MODE', 'demo is not allowed when NODE_ENV=production (use header or jwt)');

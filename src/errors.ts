@@ -120,6 +120,11 @@ export const catalogue = {
     title: 'Temporarily unavailable',
     message: 'The service is temporarily unavailable. Please try again in a moment.',
   },
+  AUTH_UNAVAILABLE: {
+    status: 503,
+    title: 'Sign-in check unavailable',
+    message: 'Your sign-in cannot be checked right now. Please try again in a moment.',
+  },
   SHUTTING_DOWN: {
     status: 503,
     title: 'Restarting',

@@ -21,7 +21,11 @@ export function connectionsCacheOptions(config: Pick<Config, 'connectionsCacheTt
   return { ttlSeconds: config.connectionsCacheTtlSeconds, lockMs: Math.min(worstCall, 30_000) };
 }
 
-/** What a load answers: the views of a linked user, or null for a user with no (usable) token. */
+/**
+ * What a load answers: the views of a linked user, or null for a user with no (usable) token.
+ * Both are cached: every change of either (a flow storing a token, an unlink, a token Powens
+ * refuses, a webhook) invalidates the user's entry.
+ */
 export type Loaded = ConnectionView[] | null;
 
 /**
@@ -54,7 +58,7 @@ return 0
 /** Generations are kept long after any fill could still be running. */
 const GENERATION_TTL_SECONDS = 86_400;
 
-type Acquired = { kind: 'hit'; views: ConnectionView[] } | { kind: 'lock' | 'busy'; generation: string; lockToken: string };
+type Acquired = { kind: 'hit'; loaded: Loaded } | { kind: 'lock' | 'busy'; generation: string; lockToken: string };
 
 /**
  * The per-user connections cache in Redis. Concurrent misses for one user cost one Powens call:
@@ -62,7 +66,8 @@ type Acquired = { kind: 'hit'; views: ConnectionView[] } | { kind: 'lock' | 'bus
  * the others poll the cache until it is filled, or fill it themselves when the lock holder dies.
  * Every invalidation changes the user's generation, and a fill stores its answer only if the
  * generation is still the one it started with: an answer read before a delete never lands in
- * the cache after it. The cached value holds the connection views only, never a token.
+ * the cache after it. The cached value holds the connection views only (or null: not linked),
+ * never a token.
  */
 export class ConnectionsCache {
   private readonly inflight = new Map<string, { generation: string; promise: Promise<Loaded> }>();
@@ -82,10 +87,13 @@ export class ConnectionsCache {
 
   async get(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
     if (!this.enabled) return load();
-    const cached = parse(await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError));
-    if (cached !== null) return cached;
+    const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError);
+    const cached = parse(raw);
+    if (cached !== undefined) return cached.loaded;
+    // Not ours to read (an older format, a manual edit): drop it rather than wait for its TTL.
+    if (raw !== null) await this.invalidate(userId);
     const first = await this.acquire(userId);
-    if (first.kind === 'hit') return first.views;
+    if (first.kind === 'hit') return first.loaded;
     const shared = this.inflight.get(userId);
     if (shared !== undefined && shared.generation === first.generation && first.kind === 'busy') return shared.promise;
     const promise = first.kind === 'lock' ? this.fill(userId, first.generation, first.lockToken, load) : this.wait(userId, load);
@@ -126,9 +134,9 @@ export class ConnectionsCache {
     )) as [string, string, string];
     const [kind, generation, cached] = reply;
     if (kind === 'hit') {
-      const views = parse(cached);
-      // An unreadable value counts as someone else's fill: it expires with its TTL.
-      return views === null ? { kind: 'busy', generation, lockToken } : { kind: 'hit', views };
+      const hit = parse(cached);
+      // Unreadable: written by someone else just now; wait for the next look.
+      return hit === undefined ? { kind: 'busy', generation, lockToken } : { kind: 'hit', loaded: hit.loaded };
     }
     return { kind: kind === 'lock' ? 'lock' : 'busy', generation, lockToken };
   }
@@ -140,10 +148,6 @@ export class ConnectionsCache {
     } catch (err: unknown) {
       await this.release(userId, lockToken).catch(() => undefined);
       throw err;
-    }
-    if (loaded === null) {
-      await this.release(userId, lockToken);
-      return loaded;
     }
     await guard(
       this.redis.eval(
@@ -175,7 +179,7 @@ export class ConnectionsCache {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
       const next = await this.acquire(userId);
-      if (next.kind === 'hit') return next.views;
+      if (next.kind === 'hit') return next.loaded;
       if (next.kind === 'lock') return this.fill(userId, next.generation, next.lockToken, load);
       // A lock that outlives its own expiry means Redis misbehaves: answer without the cache.
       if (Date.now() > deadline) return load();
@@ -183,12 +187,14 @@ export class ConnectionsCache {
   }
 }
 
-function parse(value: string | null): ConnectionView[] | null {
-  if (value === null || value === '') return null;
+/** A cached entry (`null` for a user with no token, else the views), or undefined. */
+function parse(value: string | null): { loaded: Loaded } | undefined {
+  if (value === null || value === '') return undefined;
   try {
     const parsed: unknown = JSON.parse(value);
-    return Array.isArray(parsed) ? (parsed as ConnectionView[]) : null;
+    if (parsed === null) return { loaded: null };
+    return Array.isArray(parsed) ? { loaded: parsed as ConnectionView[] } : undefined;
   } catch {
-    return null;
+    return undefined;
   }
 }

@@ -21,11 +21,14 @@ export const CSRF_EXEMPT_PATHS: readonly string[] = ['/webhooks/powens'];
 export function csrfGuard(allowedOrigins: readonly string[], exempt: readonly string[]): RequestHandler {
   const allowed = new Set(allowedOrigins);
   const skip = new Set(exempt);
-  return (req, _res, next) => {
+  return (req, res, next) => {
     if (SAFE.has(req.method) || skip.has(req.path)) {
       next();
       return;
     }
+    // Only scripts make state-changing calls (every browser route is a GET): a refusal is
+    // answered as the API answers, problem+json, whatever the route would have rendered.
+    res.locals.format ??= 'json';
     const origin = req.headers.origin;
     if (origin !== undefined && !allowed.has(origin)) {
       next(new AppError('ORIGIN_FORBIDDEN', { logDetail: { origin: origin.slice(0, 200) } }));

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { parseId } from '../http/params.js';
 import type { ConnectionsService } from './connections.js';
+import { createOpenApiDocument } from './openapi.js';
 
 export interface ApiDeps {
   config: Config;
@@ -15,6 +16,14 @@ export function apiRouter(deps: ApiDeps): Router {
   const router = Router();
   const user = requireUser(deps.auth, deps.config, 'json');
   router.use(express.json({ limit: '16kb', strict: true }));
+
+  // Built once: the document depends only on the configuration.
+  const openapi = JSON.stringify(createOpenApiDocument(deps.config));
+  router.get('/openapi.json', (_req, res) => {
+    res.locals.route = '/openapi.json';
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.type('application/json').send(openapi);
+  });
 
   router.get('/me/connections', user, async (_req, res) => {
     res.locals.route = '/me/connections';

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { safeReturnTo } from '../http/return-to.js';
@@ -47,37 +47,70 @@ export function createAuthenticator(config: Config): Authenticator {
         userId: (req) => Promise.resolve(req.session?.demoUserId ?? null),
       };
     case 'jwt': {
-      // jose refetches the JWKS on an unknown key id (with a cool-down) and caches it otherwise.
-      const key: Uint8Array | JWTVerifyGetKey =
-        auth.secret ?? createRemoteJWKSet(auth.jwksUrl as URL, { cacheMaxAge: 10 * 60 * 1000, cooldownDuration: 30_000, timeoutDuration: 5000 });
-      const algorithms = auth.secret !== undefined ? ['HS256'] : ASYMMETRIC;
+      const verify = jwtVerifier(auth);
       return {
         mode: 'jwt',
         userId: async (req) => {
           const token = bearer(req) ?? (auth.cookie !== undefined ? cookie(req, auth.cookie) : undefined);
           if (token === undefined) return null;
+          let payload: JWTPayload;
           try {
-            const { payload } = await jwtVerify(token, key as Uint8Array, {
-              algorithms,
-              issuer: auth.issuer,
-              audience: auth.audience,
-              clockTolerance: 5,
-            });
-            if (typeof payload.sub !== 'string') return null;
-            return checkUserId(payload.sub);
+            payload = await verify(token);
           } catch (err: unknown) {
             if (err instanceof AppError) throw err;
-            // A JWKS that cannot be fetched is our dependency failing, not the user's fault.
-            if (err instanceof joseErrors.JWKSTimeout || (err instanceof Error && err.name === 'TypeError')) {
-              throw new AppError('INTERNAL', { cause: err, logDetail: { reason: 'JWKS unavailable' } });
-            }
-            req.log?.info({ reason: err instanceof Error ? err.name : 'unknown' }, 'JWT rejected');
+            // A refused token is no user (401), never an error page with details for an attacker.
+            req.log?.info({ reason: err instanceof joseErrors.JOSEError ? err.code : 'unknown' }, 'JWT rejected');
             return null;
           }
+          if (typeof payload.sub !== 'string' || payload.sub === '') return null;
+          return checkUserId(payload.sub);
         },
       };
     }
   }
+}
+
+type JwtAuth = Extract<Config['auth'], { mode: 'jwt' }>;
+
+/** Tokens whose key id the JWKS lacks, or that no key fits, are the token's fault; anything else is ours. */
+const TOKEN_KEY_ERRORS = [joseErrors.JWKSNoMatchingKey, joseErrors.JWKSMultipleMatchingKeys, joseErrors.JOSENotSupported];
+
+/**
+ * Verifies signature, expiry (required), not-before, issuer and audience. The allowed algorithms
+ * are pinned by mode, so neither `alg: none` nor an HS256 token "signed" with a public key of the
+ * JWKS can pass. The JWKS is cached and fetched again on an unknown key id (a key rotation), at
+ * most once per cool-down; a JWKS that cannot be fetched or read is AUTH_UNAVAILABLE (503), not a
+ * reason to sign the user out.
+ */
+function jwtVerifier(auth: JwtAuth): (token: string) => Promise<JWTPayload> {
+  const options: JWTVerifyOptions = {
+    issuer: auth.issuer,
+    audience: auth.audience,
+    clockTolerance: 5,
+    requiredClaims: ['exp'],
+  };
+  if (auth.secret !== undefined) {
+    const secret = auth.secret;
+    return async (token) => (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
+  }
+  if (auth.jwksUrl === undefined) throw new Error('AUTH_MODE=jwt needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
+  const remote = createRemoteJWKSet(auth.jwksUrl, {
+    cacheMaxAge: 10 * 60 * 1000,
+    cooldownDuration: auth.jwksCooldownSeconds * 1000,
+    timeoutDuration: 5000,
+  });
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (err: unknown) {
+      if (TOKEN_KEY_ERRORS.some((type) => err instanceof type)) throw err;
+      throw new AppError('AUTH_UNAVAILABLE', {
+        cause: err,
+        logDetail: { reason: 'the JWKS could not be fetched or read', code: err instanceof joseErrors.JOSEError ? err.code : undefined },
+      });
+    }
+  };
+  return async (token) => (await jwtVerify(token, getKey, { ...options, algorithms: ASYMMETRIC })).payload;
 }
 
 function bearer(req: Request): string | undefined {

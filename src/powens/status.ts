@@ -1,8 +1,10 @@
 import type { PowensConnection } from './types.js';
 
-export type ConnectionStatus = 'ok' | 'syncing' | 'action_needed' | 'temporary_error' | 'unknown';
+export const CONNECTION_STATUSES = ['ok', 'syncing', 'action_needed', 'temporary_error', 'unknown'] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
-const ACTION_NEEDED = new Set([
+/** Powens states where the user must act (reconnect); POWENS.md. */
+export const ACTION_NEEDED_STATES = [
   'SCARequired',
   'webauthRequired',
   'additionalInformationNeeded',
@@ -10,8 +12,11 @@ const ACTION_NEEDED = new Set([
   'actionNeeded',
   'passwordExpired',
   'wrongpass',
-]);
-const TEMPORARY = new Set(['rateLimiting', 'websiteUnavailable', 'bug']);
+] as const;
+/** Powens states that clear by themselves. */
+export const TEMPORARY_ERROR_STATES = ['rateLimiting', 'websiteUnavailable', 'bug'] as const;
+const ACTION_NEEDED = new Set<string>(ACTION_NEEDED_STATES);
+const TEMPORARY = new Set<string>(TEMPORARY_ERROR_STATES);
 
 /** CONTRACT section 6: Powens' `state` (null when the last sync went well) to a status. */
 export function connectionStatus(state: string | null | undefined, lastUpdate: string | null | undefined): ConnectionStatus {

@@ -5,8 +5,9 @@ export interface AppRoute {
   path: string;
 }
 
+// Express routers are functions with properties, so functions count as records here.
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
 }
 
 function paths(raw: unknown): string[] {
@@ -35,7 +36,7 @@ function walk(router: unknown, prefix: string, out: AppRoute[]): void {
       continue;
     }
     const handle = layer.handle;
-    if ((typeof handle === 'function' || isRecord(handle)) && Array.isArray((handle as { stack?: unknown }).stack)) {
+    if (isRecord(handle) && Array.isArray(handle.stack)) {
       const mounts = layer.slash === true ? [''] : paths(layer.rawPath).map((p) => (p === '/' ? '' : p));
       for (const mount of mounts) walk(handle, prefix + mount, out);
     }

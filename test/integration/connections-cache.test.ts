@@ -67,6 +67,15 @@ describe('the connections cache', () => {
     expect(await listConnections(b)).toEqual({ linked: false, connections: [] });
   });
 
+  test('a user with no token is cached as not linked until a flow links them', async () => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const b = stack.browser(userId, { 'x-csrf': '1' });
+    expect(await listConnections(b)).toEqual({ linked: false, connections: [] });
+    expect(await stack.inspect.get(keys().connectionsCache(userId))).toBe('null');
+    const id = await connectBank(b);
+    expect((await listConnections(b)).connections.map((c) => c.id)).toEqual([id]);
+  });
+
   test('a completed flow refreshes the list', async () => {
     const { b, connectionId } = await linkedUser();
     await listConnections(b);

@@ -132,7 +132,6 @@ describe('CORS', () => {
     async (origin) => {
       const res = await preflight(origin);
       expect(res.headers.get('access-control-allow-origin')).toBeNull();
-      expect(res.headers.get('access-control-allow-credentials')).toBeNull();
       const get = await fetch(`${header.url}/me/connections`, { headers: { origin, 'x-user-id': 'someone' } });
       expect(get.headers.get('access-control-allow-origin')).toBeNull();
     },

@@ -18,12 +18,13 @@ const FAST_MS = 2000;
 /** One request through the browser's cookie jar, as `userId`, that must be answered within FAST_MS. */
 async function fast(b: Browser, userId: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Hop> {
   const url = new URL(path, b.base).href;
+  const t0 = Date.now();
   const res = await fetch(url, {
     method,
     headers: { 'x-user-id': userId, ...headers, ...(b.cookies.size > 0 ? { cookie: b.cookieHeader() } : {}) },
     redirect: 'manual',
     signal: AbortSignal.timeout(FAST_MS),
-  });
+  }).catch((e: unknown) => { throw new Error(`${method} ${path} after ${Date.now() - t0} ms at ${new Date().toISOString()}: ${String((e as Error).cause)} ${JSON.stringify((e as Error).cause)}`); });
   return { status: res.status, location: res.headers.get('location') ?? undefined, headers: res.headers, text: await res.text(), url };
 }
 
