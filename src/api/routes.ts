@@ -15,7 +15,8 @@ export interface ApiDeps {
 export function apiRouter(deps: ApiDeps): Router {
   const router = Router();
   const user = requireUser(deps.auth, deps.config, 'json');
-  router.use(express.json({ limit: '16kb', strict: true }));
+  // Scoped to the API: other routers (the demo sign-in) set their own, smaller limits.
+  router.use('/me', express.json({ limit: '16kb', strict: true }));
 
   // Built once: the document depends only on the configuration.
   const openapi = JSON.stringify(createOpenApiDocument(deps.config));

@@ -178,6 +178,10 @@ function securityHeaders(res: Response, redirectUri: string | undefined): void {
   res.setHeader('X-Frame-Options', 'DENY');
 }
 
+// A data: URL (allowed by img-src): no request for /favicon.ico, which would be a 404.
+const FAVICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%230f62fe'/%3E%3Ccircle cx='16' cy='16' r='7' fill='none' stroke='white' stroke-width='3'/%3E%3C/svg%3E";
+
 function layout(ctx: EmulatorContext, lang: string, title: string, body: string): string {
   return `<!doctype html>
 <html lang="${escapeHtml(lang)}">
@@ -185,11 +189,12 @@ function layout(ctx: EmulatorContext, lang: string, title: string, body: string)
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Powens</title>
+<link rel="icon" href="${FAVICON}">
 <link rel="stylesheet" href="${escapeHtml(ctx.basePath())}/static/webview.css">
 </head>
 <body>
 <main class="card">
-<header class="brand"><span class="logo">powens</span><span class="badge">Powens emulator</span></header>
+<header class="brand"><span class="logo"><span class="logo-mark" aria-hidden="true"></span>powens</span><span class="secure">Secure connection</span></header>
 ${body}
 </main>
 <footer class="emulator-note">Powens emulator: a local stand-in for the Powens webview. No real bank is contacted.</footer>
@@ -245,7 +250,8 @@ function renderConnect(ctx: EmulatorContext, f: FlowContext, error?: string, sel
     .map((c) => {
       const index = CONNECTORS.findIndex((k) => k.id === c.id);
       const checked = c.id === chosen ? ' checked' : '';
-      return `<li><label class="bank"><input type="radio" name="connector_id" value="${c.id}"${checked}><span class="bank-logo bank-logo-${index % 4}">${escapeHtml(c.name.charAt(0))}</span><span class="bank-name">${escapeHtml(c.name)}</span><span class="bank-meta">${escapeHtml(c.country)}</span></label></li>`;
+      const kind = c.capabilities.includes('transfer') ? 'Bank · transfers' : 'Bank';
+      return `<li><label class="bank"><input type="radio" name="connector_id" value="${c.id}"${checked}><span class="bank-logo bank-logo-${index % 4}">${escapeHtml(c.name.charAt(0))}</span><span class="bank-text"><span class="bank-name">${escapeHtml(c.name)}</span><span class="bank-meta">${escapeHtml(kind)} · ${escapeHtml(c.country)}</span></span></label></li>`;
     })
     .join('\n');
   const testHint = f.connectors.some((c) => c.id === TEST_CONNECTOR_ID)
@@ -256,21 +262,25 @@ function renderConnect(ctx: EmulatorContext, f: FlowContext, error?: string, sel
     f.lang,
     'Connect your bank',
     `<h1>Connect your bank</h1>
-<p class="lead">Choose your bank and sign in with your online banking credentials.</p>
+<p class="lead">Choose your bank, then sign in with your online banking credentials. Your app never sees them.</p>
 ${formError(error)}${formOpen(ctx, f)}
 ${hiddenInputs(f)}
-<fieldset><legend>Your bank</legend>
+<fieldset><legend><span class="step">1</span>Choose your bank</legend>
 <ul class="bank-list">
 ${banks}
 </ul>
 </fieldset>
+<fieldset><legend><span class="step">2</span>Sign in to your bank</legend>
 ${credentialFields()}
 <p class="hint">Emulator: any login and password are accepted.${testHint}</p>
-<p class="terms">By connecting, you accept Powens’ terms of service and privacy policy.</p>
-<div class="actions">
-<button type="submit" name="action" value="connect" class="btn-primary">Connect</button>
+</fieldset>
+<p class="terms">By connecting, you accept Powens’ terms of service and privacy policy. Your data is shared read-only.</p>
+<div class="actions actions-stacked">
+<button type="submit" name="action" value="connect" class="btn-primary btn-block">Connect</button>
+<div class="actions-secondary">
 <button type="submit" name="action" value="cancel" class="btn-secondary" formnovalidate>Cancel</button>
 <button type="submit" name="action" value="decline" class="btn-link" formnovalidate>Decline terms</button>
+</div>
 </div>
 </form>`,
   );

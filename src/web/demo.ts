@@ -28,15 +28,29 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
         layout({
           title: 'Your bank connections',
           scripts: ['/assets/demo.js'],
-          body: html`<div class="row"><h1>Your bank connections</h1></div>
-<p class="muted">Signed in as <strong id="user-id">${userId}</strong> · <button class="secondary" id="sign-out" type="button">Sign out</button></p>
-<p id="notice" class="message hidden" role="status"></p>
-<div id="connections" aria-live="polite"><p class="muted">Loading…</p></div>
-<div class="row">
-<a class="button" id="add-connection" href="/connect">Add a connection</a>
-<a class="button secondary hidden" id="manage" href="/manage">Manage</a>
-<button class="danger hidden" id="unlink" type="button">Unlink my bank</button>
-</div>`,
+          body: html`<header class="topbar">
+<div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Demo app</span><span class="pill">Demo mode</span></div>
+<div class="account"><span class="avatar" aria-hidden="true">${initial(userId)}</span><span>Signed in as</span> <strong id="user-id" title="${userId}">${userId}</strong> <button class="link" id="sign-out" type="button">Sign out</button></div>
+</header>
+<h1>Your bank connections</h1>
+<p class="intro">Link your bank through Powens so the app can show your accounts. Your bank login is typed at Powens, never here.</p>
+<p id="notice" class="notice hidden" role="status"></p>
+<div class="section-head"><h2>Connected banks</h2><span class="count" id="count"></span></div>
+<div id="connections" aria-live="polite" aria-busy="true"><div class="skeleton"></div></div>
+<div class="toolbar">
+<a class="button button-add" id="add-connection" href="/connect?return_to=%2F%3Fdone%3Dconnect">Add a connection</a>
+<a class="button secondary hidden" id="manage" href="/manage?return_to=%2F%3Fdone%3Dmanage">Manage at Powens</a>
+<span class="spacer"></span>
+<button class="danger-link hidden" id="unlink" type="button">Unlink my bank</button>
+</div>
+<p class="footnote">Demo mode: the bank side is the built-in Powens emulator. Nothing here reaches a real bank.</p>
+<dialog id="confirm" aria-labelledby="confirm-title">
+<form method="dialog">
+<h2 id="confirm-title"></h2>
+<p id="confirm-text"></p>
+<div class="row"><button class="secondary" value="cancel" type="submit">Cancel</button><button class="danger" id="confirm-ok" value="confirm" type="submit"></button></div>
+</form>
+</dialog>`,
         }),
       );
       return;
@@ -59,13 +73,16 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
       layout({
         title: 'Sign in (demo)',
         scripts: ['/assets/demo.js'],
-        body: html`<h1>Sign in</h1>
-<p class="muted">Demo mode: type any user id. In production the app's own login says who the user is.</p>
+        body: html`<div class="sign-in">
+<div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Demo app</span><span class="pill">Demo mode</span></div>
+<h1>Sign in</h1>
+<p class="muted">Demo mode: type any user id. In production, the app's own login says who the user is.</p>
 <form id="sign-in" data-return-to="${returnTo}">
-<p><label for="user-id-input">User id</label><br><input id="user-id-input" name="userId" type="text" required maxlength="128" autocomplete="username" autofocus></p>
-<p id="sign-in-error" class="message hidden" role="alert"></p>
+<p><label for="user-id-input">User id</label><br><input id="user-id-input" name="userId" type="text" required maxlength="128" autocomplete="username" placeholder="e.g. alice" autofocus></p>
+<p id="sign-in-error" class="alert hidden" role="alert"></p>
 <p><button type="submit">Sign in</button></p>
-</form>`,
+</form>
+</div>`,
       }),
     );
   });
@@ -94,4 +111,9 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
   });
 
   return router;
+}
+
+/** The first character of a user id (a whole code point), for the avatar. */
+function initial(userId: string): string {
+  return Array.from(userId)[0] ?? '?';
 }

@@ -46,6 +46,10 @@ export interface LayoutOptions {
   scripts?: string[];
 }
 
+// Inline (a data: URL, allowed by img-src) so that browsers do not ask for /favicon.ico, a 404.
+const FAVICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%232f5bea'/%3E%3Cpath d='M8 13h16M10 13v9m4-9v9m4-9v9m4-9v9M7 24h18M16 7l9 5H7z' stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E";
+
 export function layout({ title, body, scripts = [] }: LayoutOptions): string {
   return html`<!doctype html>
 <html lang="en">
@@ -54,6 +58,7 @@ export function layout({ title, body, scripts = [] }: LayoutOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
+<link rel="icon" href="${FAVICON}">
 <link rel="stylesheet" href="/assets/app.css">
 ${scripts.map((s) => html`<script type="module" src="${s}"></script>`)}
 </head>

@@ -1028,6 +1028,16 @@ function cases(): AttackCase[] {
     status: 200,
     check: (res) => expect(res.header('content-type')).toMatch(/^text\/css/),
   });
+  add({
+    name: 'the API description with markup in its query (static JSON, nothing echoed)',
+    route: 'GET /openapi.json',
+    prepare: () => get(`/openapi.json?${q('"><script>alert(1)</script>')}`),
+    status: 200,
+    check: (res) => {
+      expect(res.header('content-type')).toMatch(/^application\/json/);
+      expect(res.body).not.toContain('<script');
+    },
+  });
   add({ name: 'the script path with an encoded ../', route: 'GET /assets/demo.js', prepare: () => get('/assets/..%2Fsrc%2Fconfig.ts'), status: 404 });
   add({
     name: 'the demo script with markup in its query',

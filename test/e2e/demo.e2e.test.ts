@@ -1,0 +1,276 @@
+/**
+ * The demo in a real browser: headless Debian Chromium (never a downloaded one) driven by
+ * playwright-core through `node dist/demo.js` (the built service and its Powens emulator, in
+ * demo mode) against a redis-server of the test's own. `npm run e2e` builds dist/ first.
+ * Screenshots of each step go to test/e2e/screenshots/ (git-ignored).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SHOTS = join(ROOT, 'test/e2e/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const WEBHOOK_SECRET = randomBytes(24).toString('base64url');
+const USER = 'e2e-alice';
+
+let redis: TestRedis;
+let demo: ChildProcess;
+let demoOutput = '';
+let base: string;
+let emulator: string;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+/** Starts `node dist/demo.js` on free ports and waits for the line that says where to go. */
+async function startDemo(): Promise<void> {
+  const entry = join(ROOT, 'dist/demo.js');
+  if (!existsSync(entry)) throw new Error('dist/demo.js is missing: run `npm run e2e` (it builds first)');
+  const [port, emulatorPort] = [await freePort(), await freePort()];
+  base = `http://localhost:${port}`;
+  emulator = `http://localhost:${emulatorPort}`;
+  demo = spawn(process.execPath, [entry], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // A clean environment: nothing of the test runner's (NODE_OPTIONS, a developer's .env values).
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? ROOT,
+      NODE_ENV: 'development',
+      PORT: String(port),
+      EMULATOR_PORT: String(emulatorPort),
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: `e2e-${randomBytes(4).toString('hex')}:`,
+      WEBHOOK_HMAC_SECRET: WEBHOOK_SECRET,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  demo.stdout?.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
+  demo.stderr?.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
+  await new Promise<void>((ready, fail) => {
+    const check = (): void => {
+      if (demoOutput.includes(`Open ${base}`)) ready();
+    };
+    demo.stdout?.on('data', check);
+    demo.once('exit', (code) => fail(new Error(`the demo exited (${String(code)}) before it was ready:\n${demoOutput}`)));
+  });
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** An emulator knob, over HTTP as a separate process would use it. */
+async function knob(path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${emulator}/__emulator${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`emulator knob ${path} answered ${res.status}: ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+}
+
+function connection(id: string) {
+  return page.locator(`li.connection[data-connection-id="${id}"]`);
+}
+
+/** Reloads the home page until the connection shows `label` (webhook work runs after its answer). */
+async function waitForBadge(id: string, label: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    await page.reload();
+    await page.locator('#connections[aria-busy="false"]').waitFor();
+    if ((await connection(id).locator('.badge').textContent()) === label) return;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`connection ${id} never showed "${label}"`);
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  redis = await startTestRedis();
+  await startDemo();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
+  // Any script error, CSP violation or failed load on our pages fails the run at the end.
+  // (The cancelled flow's error page is a 400 on purpose: Chromium logs that load as an error.)
+  page.on('console', (m) => {
+    const expected = m.text().startsWith('Failed to load resource') && m.location().url.startsWith(`${base}/callback?error=`);
+    if (m.type() === 'error' && !expected) problems.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (demo !== undefined && demo.exitCode === null) {
+    const exited = new Promise((done) => demo.once('exit', done));
+    demo.kill('SIGTERM');
+    await exited;
+  }
+  await redis?.close();
+});
+
+describe('the demo in Chromium', () => {
+  let connectionId = '';
+
+  test('sign in, connect Demo Bank and see it listed as OK', async () => {
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).toBe('/demo/sign-in');
+    await shot('01-sign-in');
+
+    await page.fill('#user-id-input', USER);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForURL(`${base}/`);
+    expect(await page.textContent('#user-id')).toBe(USER);
+    await page.locator('#empty').waitFor();
+    expect(await page.textContent('#empty h2')).toBe('No bank linked yet');
+    await shot('02-home-empty');
+
+    await page.click('#add-connection');
+    await page.waitForURL(`${emulator}/en/connect?**`);
+    await page.getByLabel('Demo Bank').check();
+    await page.fill('input[name=login]', 'alice');
+    await page.fill('input[name=password]', 'correct horse');
+    await shot('03-webview-connect');
+    await page.click('button[value=connect]');
+
+    await page.waitForURL(`${base}/`);
+    const item = page.locator('li.connection');
+    await item.first().waitFor();
+    expect(await item.count()).toBe(1);
+    connectionId = (await item.getAttribute('data-connection-id')) ?? '';
+    expect(connectionId).toMatch(/^\d+$/);
+    expect(await item.locator('strong').textContent()).toBe('Demo Bank');
+    expect(await item.locator('.badge').textContent()).toBe('OK');
+    expect(await page.textContent('#notice')).toBe('Demo Bank is connected.');
+    expect(await page.isVisible('#manage')).toBe(true);
+    await shot('04-connected');
+  });
+
+  test('cancel in the webview and see the error page with its try-again link', async () => {
+    await page.click('#add-connection');
+    await page.waitForURL(`${emulator}/en/connect?**`);
+    const [callback] = await Promise.all([
+      page.waitForResponse((r) => r.url().startsWith(`${base}/callback`)),
+      page.click('button[value=cancel]'),
+    ]);
+    expect(callback.status()).toBe(400);
+    expect(await page.textContent('h1')).toBe('Cancelled');
+    expect(await page.textContent('p.message')).toContain('Nothing was changed');
+    const retry = page.getByRole('link', { name: 'Try again' });
+    expect(await retry.getAttribute('href')).toMatch(/^\/connect(\?|$)/);
+    await shot('05-cancelled');
+
+    await retry.click();
+    await page.waitForURL(`${emulator}/en/connect?**`);
+    await page.goto(`${base}/`);
+    await page.locator('li.connection').first().waitFor();
+    expect(await page.locator('li.connection').count()).toBe(1);
+  });
+
+  test('a connection put in SCARequired shows "Action needed"; reconnecting makes it OK', async () => {
+    await knob(`/connections/${connectionId}/state`, {
+      state: 'SCARequired',
+      error_message: 'Strong customer authentication is required by your bank.',
+    });
+    // Powens tells the service with a webhook; the service then shows the new state.
+    const delivery = (await knob('/webhooks/send', {
+      url: `${base}/webhooks/powens`,
+      event: 'CONNECTION_SYNCED',
+      connectionId: Number(connectionId),
+      hmacSecret: WEBHOOK_SECRET,
+    })) as { status: number };
+    expect(delivery.status).toBeLessThan(300);
+    await waitForBadge(connectionId, 'Action needed');
+    const item = connection(connectionId);
+    expect(await item.locator('.connection-detail').textContent()).toBe('Strong customer authentication is required by your bank.');
+    const reconnect = item.getByRole('link', { name: 'Reconnect' });
+    expect(await reconnect.isVisible()).toBe(true);
+    await shot('06-action-needed');
+
+    await reconnect.click();
+    await page.waitForURL(`${emulator}/en/reconnect?**`);
+    expect(await page.textContent('h1')).toBe('Reconnect Demo Bank');
+    await shot('07-webview-reconnect');
+    await page.click('button[value=reconnect]');
+
+    await page.waitForURL(`${base}/`);
+    await connection(connectionId).waitFor();
+    expect(await connection(connectionId).locator('.badge').textContent()).toBe('OK');
+    expect(await page.textContent('#notice')).toBe('Demo Bank is reconnected.');
+    await shot('08-reconnected');
+  });
+
+  test('remove the connection, then unlink the bank', async () => {
+    await connection(connectionId).getByRole('button', { name: 'Remove' }).click();
+    const dialog = page.locator('dialog#confirm');
+    await dialog.waitFor();
+    expect(await dialog.locator('h2').textContent()).toBe('Remove Demo Bank?');
+    await shot('09-confirm-remove');
+    await dialog.getByRole('button', { name: 'Remove' }).click();
+    await page.locator('#empty').waitFor();
+    expect(await page.textContent('#empty h2')).toBe('No bank connected');
+    expect(await page.textContent('#notice')).toBe('Demo Bank was removed.');
+    const gone = await fetch(`${emulator}/__emulator/snapshot`).then((r) => r.json() as Promise<{ users: { connections: unknown[] }[] }>);
+    expect(gone.users.flatMap((u) => u.connections)).toEqual([]);
+    await shot('10-removed');
+
+    await page.click('#unlink');
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Unlink' }).click();
+    await page.locator('#empty h2', { hasText: 'No bank linked yet' }).waitFor();
+    expect(await page.isVisible('#manage')).toBe(false);
+    const after = await fetch(`${emulator}/__emulator/snapshot`).then((r) => r.json() as Promise<{ users: unknown[] }>);
+    expect(after.users).toEqual([]);
+    await shot('11-unlinked');
+  });
+
+  test('signing out and in as another user shows a clear badge for each status', async () => {
+    await page.click('#sign-out');
+    await page.waitForURL(`${base}/demo/sign-in`);
+    await page.fill('#user-id-input', 'e2e-bob');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForURL(`${base}/`);
+    expect(await page.textContent('#user-id')).toBe('e2e-bob');
+    // The emulator's test connector creates a connection in the state typed as the login.
+    for (const [bank, login] of [
+      ['Demo Bank', 'bob'],
+      ['Connecteur de test', 'validating'],
+      ['Connecteur de test', 'SCARequired'],
+      ['Connecteur de test', 'websiteUnavailable'],
+    ] as const) {
+      await page.click('#add-connection');
+      await page.waitForURL(`${emulator}/en/connect?**`);
+      await page.getByLabel(bank).check();
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', 'secret');
+      await page.click('button[value=connect]');
+      await page.waitForURL(`${base}/`);
+    }
+    await page.locator('li.connection').nth(3).waitFor();
+    const badges = await page.locator('li.connection .badge').allTextContents();
+    expect([...badges].sort()).toEqual(['Action needed', 'OK', 'Syncing', 'Temporary error']);
+    expect(await page.locator('li.connection a[data-action=reconnect]').count()).toBe(1);
+    await shot('12-every-status');
+  });
+
+  test('no script error, CSP violation or failed load happened on the way', () => {
+    expect(problems).toEqual([]);
+  });
+});
