@@ -36,6 +36,8 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
     connected = true;
     logger.info({ redis: describeRedis(config.redis) }, 'Redis ready');
   });
+  // Connected before these listeners (start-up waits for it): say where, once.
+  if (redis.status === 'ready') logger.info({ redis: describeRedis(config.redis) }, 'Redis ready');
 
   const powens = new PowensClient(config.powens, metrics.observePowens);
   const built = createApp({ config, redis, powens, logger, metrics });

@@ -121,15 +121,7 @@ export class ConnectionsCache {
   private async acquire(userId: string): Promise<Acquired> {
     const lockToken = randomBytes(12).toString('base64url');
     const reply = (await guard(
-      this.redis.eval(
-        ACQUIRE,
-        3,
-        this.keys.connectionsCache(userId),
-        this.keys.connectionsGeneration(userId),
-        this.keys.connectionsLock(userId),
-        lockToken,
-        String(this.options.lockMs),
-      ),
+      this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)),
       this.options.onStoreError,
     )) as [string, string, string];
     const [kind, generation, cached] = reply;
@@ -150,20 +142,15 @@ export class ConnectionsCache {
       throw err;
     }
     await guard(
-      this.redis.eval(
-        STORE,
-        3,
-        this.keys.connectionsCache(userId),
-        this.keys.connectionsGeneration(userId),
-        this.keys.connectionsLock(userId),
-        generation,
-        JSON.stringify(loaded),
-        String(this.options.ttlSeconds),
-        lockToken,
-      ),
+      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, JSON.stringify(loaded), String(this.options.ttlSeconds), lockToken),
       this.options.onStoreError,
     );
     return loaded;
+  }
+
+  /** KEYS of ACQUIRE and STORE; one hash tag, so one Cluster slot. */
+  private scriptKeys(userId: string): [string, string, string] {
+    return [this.keys.connectionsCache(userId), this.keys.connectionsGeneration(userId), this.keys.connectionsLock(userId)];
   }
 
   private async release(userId: string, lockToken: string): Promise<void> {

@@ -184,12 +184,13 @@ function problem(description: string, headers?: Record<string, Reference>): Resp
 const retryAfter = { 'Retry-After': { $ref: '#/components/headers/Retry-After' } };
 
 const responses: Record<string, ResponseObject> = {
-  BadRequest: problem('The user id is not acceptable (1 to 128 printable characters).'),
+  BadRequest: problem('The user id is not acceptable (1 to 128 printable characters), or a request body is not valid JSON.'),
   Unauthorized: problem('No app user: no valid credentials for the configured AUTH_MODE. Never a redirect.'),
   Forbidden: problem(
     'A state-changing call without the header `X-CSRF: 1`, or with an `Origin` that is neither PUBLIC_URL nor in CORS_ORIGINS. Nothing was changed.',
   ),
   NotFound: problem('Powens has no such connection for this user, or the id is not a Powens id.'),
+  PayloadTooLarge: problem('A request body larger than 16 kB (these operations need none).'),
   TooManyRequests: problem('Rate limit reached (RATE_LIMIT_PER_IP, RATE_LIMIT_PER_USER).', retryAfter),
   BadGateway: problem('Powens failed, did not answer in time, or answered something unreadable. Nothing was changed here.'),
   Unavailable: problem('Redis or the JWKS is unavailable, or the service is restarting. Try again later.', retryAfter),
@@ -198,9 +199,9 @@ const responses: Record<string, ResponseObject> = {
 const ref = (kind: 'responses' | 'parameters', name: string): Reference => ({ $ref: `#/components/${kind}/${name}` });
 
 /** The errors every API operation may answer, besides its own. */
-function errors(...codes: ('400' | '403' | '404')[]): Record<string, Reference> {
+function errors(...codes: ('400' | '403' | '404' | '413')[]): Record<string, Reference> {
   const out: Record<string, Reference> = {};
-  const names: Record<string, string> = { '400': 'BadRequest', '403': 'Forbidden', '404': 'NotFound' };
+  const names: Record<string, string> = { '400': 'BadRequest', '403': 'Forbidden', '404': 'NotFound', '413': 'PayloadTooLarge' };
   for (const code of codes) out[code] = ref('responses', names[code] ?? 'BadRequest');
   return {
     ...out,
@@ -319,7 +320,7 @@ export function createOpenApiDocument(config: Config): OpenApiDocument {
           description: 'Deletes the Powens user (and all its connections), then the stored token. Unlinking a user who is not linked is a 204 too.',
           tags: ['connections'],
           parameters: [ref('parameters', 'XCsrf')],
-          responses: { '204': noContent, ...errors('400', '403') },
+          responses: { '204': noContent, ...errors('400', '403', '413') },
         },
       },
       '/me/connections/{id}': {
@@ -337,7 +338,7 @@ export function createOpenApiDocument(config: Config): OpenApiDocument {
               schema: { type: 'integer', minimum: 1 },
             },
           ],
-          responses: { '204': noContent, ...errors('400', '403', '404') },
+          responses: { '204': noContent, ...errors('400', '403', '404', '413') },
         },
       },
       '/openapi.json': {

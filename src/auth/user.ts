@@ -26,6 +26,29 @@ export function checkUserId(value: string): string {
   return value;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The user id of the trusted header. Node joins a repeated header into one string with ", "
+ * (`alice, bob` would pass as an id): the distinct values are read instead, and more than one is
+ * a 400, never a guess. Node also reads header bytes as latin1, so a proxy's UTF-8 id (`josé`)
+ * would arrive as mojibake (`josÃ©`), a different user, or with C1 controls a wrongful 400: the
+ * bytes are decoded as UTF-8, and bytes that are not UTF-8 are a 400.
+ */
+function headerUserId(req: Request, name: string): string | null {
+  const values = req.headersDistinct[name];
+  if (values === undefined || values.length === 0) return null;
+  const [raw] = values;
+  if (values.length > 1 || raw === undefined) throw new AppError('USER_ID_INVALID', { logDetail: { reason: 'repeated user id header' } });
+  let decoded: string;
+  try {
+    decoded = UTF8.decode(Buffer.from(raw, 'latin1'));
+  } catch {
+    throw new AppError('USER_ID_INVALID', { logDetail: { reason: 'user id header is not UTF-8' } });
+  }
+  return checkUserId(decoded);
+}
+
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export function createAuthenticator(config: Config): Authenticator {
@@ -34,12 +57,8 @@ export function createAuthenticator(config: Config): Authenticator {
     case 'header':
       return {
         mode: 'header',
-        userId: (req) => {
-          const raw = req.headers[auth.header];
-          if (raw === undefined) return Promise.resolve(null);
-          if (typeof raw !== 'string') throw new AppError('USER_ID_INVALID');
-          return Promise.resolve(checkUserId(raw));
-        },
+        // Rejects rather than throws, like the other modes: callers may rely on .catch.
+        userId: (req) => new Promise((resolve) => resolve(headerUserId(req, auth.header))),
       };
     case 'demo':
       return {

@@ -8,6 +8,7 @@
  * --callback-flows <n> (4000), --soak <n> (100000), --only <names> (comma-separated among
  * healthz, connect, callback, me-cached, me-uncached, soak; the baseline always runs),
  * --profile (the service writes a CPU profile to bench/profiles and a summary is printed).
+ * Only a complete run without --profile writes bench/results.json; others bench/results-partial.json.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { completeWebview } from '../emulator/driver.js';
-import { cpuMicros, heapAfterGc, freePort, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
+import { cpuMicros, heapAfterGc, freePort, machineBusyMicros, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
 import { summarizeProfiles } from './profile.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -81,6 +82,8 @@ interface Figures {
   errors: number;
   /** CPU time the measured server spent per request (independent of other load on the machine). */
   cpuUsPerRequest: number | null;
+  /** Work of processes other than the benchmark's during the scenario, in CPUs (0.5: half a core). */
+  otherLoadCpus: number | null;
   statuses: Record<string, number>;
   loadBefore: number[];
 }
@@ -105,9 +108,19 @@ function round(n: number, digits = 1): number {
   return Math.round(n * f) / f;
 }
 
+/** The benchmark's own processes, so that their CPU time is told apart from the machine's. */
+const benchChildren: Child[] = [];
+
+function benchCpuMicros(): number {
+  const own = process.cpuUsage();
+  return own.user + own.system + benchChildren.reduce((sum, c) => sum + (cpuMicros(c.pid) ?? 0), 0);
+}
+
 async function cannon(run: Run): Promise<Figures> {
   const loadBefore = os.loadavg().map((l) => round(l, 2));
   const cpuBefore = run.pid === undefined ? undefined : cpuMicros(run.pid);
+  const machineBefore = machineBusyMicros();
+  const oursBefore = benchCpuMicros();
   const result = await autocannon({
     url: run.url,
     connections: run.connections,
@@ -122,6 +135,11 @@ async function cannon(run: Run): Promise<Figures> {
   const expected = run.expectedStatus.reduce((sum, code) => sum + (statuses[String(code)] ?? 0), 0);
   const requests = (result.latency as { totalCount?: number }).totalCount ?? answered;
   const cpuAfter = run.pid === undefined ? undefined : cpuMicros(run.pid);
+  const machineAfter = machineBusyMicros();
+  const others =
+    machineBefore === undefined || machineAfter === undefined
+      ? null
+      : round(Math.max(0, machineAfter - machineBefore - (benchCpuMicros() - oursBefore)) / (result.duration * 1e6), 2);
   const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || requests === 0 ? null : round((cpuAfter - cpuBefore) / requests, 0);
   return {
     name: run.name,
@@ -136,6 +154,7 @@ async function cannon(run: Run): Promise<Figures> {
     expectedStatus: run.expectedStatus,
     errors: result.errors + (answered - expected),
     cpuUsPerRequest,
+    otherLoadCpus: others,
     statuses,
     loadBefore,
   };
@@ -194,7 +213,7 @@ async function main(): Promise<void> {
   const opts = options();
   const startedAt = new Date();
   const loadStart = os.loadavg().map((l) => round(l, 2));
-  const children: Child[] = [];
+  const children = benchChildren;
   const cleanups: (() => void)[] = [];
   const profileDir = join(ROOT, 'bench', 'profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -238,16 +257,16 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       ...extra,
     });
-    const nodeArgs = (profile: boolean): string[] => [
+    const nodeArgs = (profileAs: string): string[] => [
       '--expose-gc',
       '--import',
       pathToFileURL(join(DIST, 'bench', 'probe.js')).href,
-      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, profileAs)}`] : []),
       join(DIST, 'main.js'),
     ];
-    const serviceA = startChild('service', process.execPath, nodeArgs(opts.profile), serviceEnv(portA, {}));
+    const serviceA = startChild('service', process.execPath, nodeArgs('service'), serviceEnv(portA, {}));
     children.push(serviceA);
-    const serviceB = startChild('service (cache off)', process.execPath, nodeArgs(false), serviceEnv(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }));
+    const serviceB = startChild('service (cache off)', process.execPath, nodeArgs('service-cache-off'), serviceEnv(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }));
     children.push(serviceB);
     const hello = startChild('baseline', process.execPath, [join(DIST, 'bench', 'hello.js'), String(helloPort)], { PATH });
     children.push(hello);
@@ -415,9 +434,11 @@ async function main(): Promise<void> {
     }
 
     log('');
-    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors | server CPU µs/req |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const f of figures) log(`| ${f.route} | ${f.rps} | ${f.p50Ms} | ${f.p99Ms} | ${f.ratio ?? ''} | ${f.errors} | ${f.cpuUsPerRequest ?? 'n/a'} |`);
+    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors | server CPU µs/req | other load (CPUs) |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const f of figures) {
+      log(`| ${f.route} | ${f.rps} | ${f.p50Ms} | ${f.p99Ms} | ${f.ratio ?? ''} | ${f.errors} | ${f.cpuUsPerRequest ?? 'n/a'} | ${f.otherLoadCpus ?? 'n/a'} |`);
+    }
     log('');
     log(`peak RSS: service ${mb(rss.service)}, service (cache off) ${mb(rss.serviceCacheOff)}, emulator ${mb(rss.emulator)}, baseline ${mb(rss.baseline)}`);
     if (heap !== undefined) {
@@ -449,7 +470,9 @@ async function main(): Promise<void> {
       heap: heap ?? null,
       targets,
     };
-    const out = join(ROOT, 'bench', 'results.json');
+    // Only a complete, unprofiled run stands for the service; partial runs go elsewhere.
+    const complete = opts.only.size === SCENARIOS.length && !opts.profile;
+    const out = join(ROOT, 'bench', complete ? 'results.json' : 'results-partial.json');
     mkdirSync(join(ROOT, 'bench'), { recursive: true });
     writeFileSync(`${out}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
     renameSync(`${out}.tmp`, out);
@@ -459,7 +482,10 @@ async function main(): Promise<void> {
     for (const child of children.reverse()) await child.stop();
     for (const cleanup of cleanups) cleanup();
   }
-  if (opts.profile) log(summarizeProfiles(profileDir));
+  if (opts.profile) {
+    log(summarizeProfiles(join(profileDir, 'service')));
+    if (opts.only.has('me-uncached')) log(summarizeProfiles(join(profileDir, 'service-cache-off')));
+  }
 }
 
 main().catch((err: unknown) => {

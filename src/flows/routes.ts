@@ -60,6 +60,25 @@ async function saveSession(req: Request): Promise<void> {
   });
 }
 
+interface CallbackParams {
+  code: string | undefined;
+  error: string | undefined;
+  errorDescription: string | undefined;
+  connectionIdText: string | undefined;
+  connectionIdsText: string | undefined;
+}
+
+/** The callback's parameters besides `state`; a repeated, structured or oversized one is a 400. */
+function callbackParams(q: unknown): CallbackParams {
+  return {
+    code: singleParam(q, 'code', 4096),
+    error: singleParam(q, 'error', 256),
+    errorDescription: singleParam(q, 'error_description', 8192),
+    connectionIdText: singleParam(q, 'connection_id', 32),
+    connectionIdsText: singleParam(q, 'connection_ids', 4096),
+  };
+}
+
 export function flowRouter(deps: FlowDeps): Router {
   const { config, powens, tokens, flows, metrics } = deps;
   const router = Router();
@@ -134,13 +153,14 @@ export function flowRouter(deps: FlowDeps): Router {
 
   router.get('/callback', async (req, res) => {
     res.locals.route = '/callback';
-    let flow: PendingFlow | null = null;
     try {
-      flow = await callback(req, res);
+      const flow = await callback(req, res);
       metrics.flowOutcomes.inc({ flow: flow.kind, result: 'ok' });
     } catch (err: unknown) {
       const code = err instanceof AppError ? err.code : 'INTERNAL';
-      metrics.flowOutcomes.inc({ flow: flow?.kind ?? 'unknown', result: code });
+      // The kind is known as soon as the state matched a flow, also when the flow then fails.
+      const kind: unknown = res.locals.flowKind;
+      metrics.flowOutcomes.inc({ flow: typeof kind === 'string' ? kind : 'unknown', result: code });
       if (err instanceof AppError && err.retryPath === undefined) err.retryPath = '/connect';
       throw err;
     }
@@ -149,11 +169,22 @@ export function flowRouter(deps: FlowDeps): Router {
   async function callback(req: Request, res: Response): Promise<PendingFlow> {
     const q = req.query;
     const state = singleParam(q, 'state', 512);
-    const code = singleParam(q, 'code', 4096);
-    const error = singleParam(q, 'error', 256);
-    const errorDescription = singleParam(q, 'error_description', 8192);
-    const connectionIdText = singleParam(q, 'connection_id', 32);
-    const connectionIdsText = singleParam(q, 'connection_ids', 4096);
+    let params: CallbackParams;
+    try {
+      params = callbackParams(q);
+    } catch (err: unknown) {
+      // A callback that names a pending flow spends it, whatever else is wrong with it
+      // (CONTRACT section 5: consumed on first use, success or not).
+      if (err instanceof AppError && state !== undefined && state !== '' && hasCookie(req, deps.sessionCookie)) {
+        const spent = await flows.consume(req.sessionID, state);
+        if (spent !== null) {
+          res.locals.flowKind = spent.kind;
+          err.retryPath = startPath(spent.kind, spent.returnTo, spent.connectionId);
+        }
+      }
+      throw err;
+    }
+    const { code, error, errorDescription, connectionIdText, connectionIdsText } = params;
 
     if (!hasCookie(req, deps.sessionCookie)) {
       throw new AppError('SESSION_COOKIE_MISSING', {
@@ -167,6 +198,7 @@ export function flowRouter(deps: FlowDeps): Router {
     if (state === undefined || state === '') throw new AppError('STATE_MISSING');
     const flow = await flows.consume(req.sessionID, state);
     if (flow === null) throw new AppError('STATE_INVALID');
+    res.locals.flowKind = flow.kind;
     const retry = (e: AppError): AppError => {
       e.retryPath = startPath(flow.kind, flow.returnTo, flow.connectionId);
       return e;

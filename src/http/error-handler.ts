@@ -45,10 +45,9 @@ function toAppError(err: unknown): AppError {
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.writableEnded) {
-      // A failure after the response was complete: express-session reports a store error of its
-      // own end-of-request work (destroying or touching the session) this way, e.g. while Redis
-      // is down. There is nothing left to answer, and handing it on would make Express destroy
-      // a healthy keep-alive connection under the client.
+      // A failure reported after the response was complete: there is nothing left to answer,
+      // and handing it on would make Express destroy a healthy keep-alive connection under the
+      // client. (express-session's own late store errors are caught in storage/session.ts.)
       (req.log ?? logger).warn({ err: safeError(err) }, 'error after the response was sent');
       return;
     }

@@ -148,6 +148,7 @@ export class PowensClient {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     let body: unknown;
+    let status: number;
     try {
       const res = (await this.http(path, {
         method,
@@ -156,12 +157,19 @@ export class PowensClient {
         headers: opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` },
         // DELETE answers may be empty (204) or a body (200): accept any 2xx, parse nothing.
         responseType: schema === null ? 'text' : 'json',
-      })) as { body: unknown };
+      })) as { body: unknown; statusCode: number };
       body = res.body;
+      status = res.statusCode;
     } catch (err: unknown) {
       const mapped = mapGotError(err, endpoint);
       this.observe(endpoint, seconds(), mapped.code);
       throw mapped;
+    }
+    // With redirects not followed, got hands a 3xx over as a success: a DELETE answered by a
+    // redirect (a proxy, an http-to-https hop) did nothing, and must not be taken as done.
+    if (status < 200 || status > 299) {
+      this.observe(endpoint, seconds(), 'POWENS_BAD_RESPONSE');
+      throw new AppError('POWENS_BAD_RESPONSE', { logDetail: { endpoint, status, reason: 'not a 2xx answer' } });
     }
     if (schema === null) {
       this.observe(endpoint, seconds(), 'ok');
@@ -198,7 +206,11 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
     return new AppError('POWENS_REJECTED', { cause, logDetail });
   }
   if (err instanceof ParseError) {
-    return new AppError('POWENS_BAD_RESPONSE', { cause: sanitizedCause(err), logDetail: { endpoint } });
+    // Not got's message: it embeds JSON.parse's, which quotes the start of the body (a token or
+    // a code when a proxy answers `auth_token=...`), and the URL.
+    const cause = sanitizedCause(err);
+    cause.message = 'the answer is not valid JSON';
+    return new AppError('POWENS_BAD_RESPONSE', { cause, logDetail: { endpoint } });
   }
   if (err instanceof RequestError) {
     return new AppError('POWENS_UNAVAILABLE', { cause: sanitizedCause(err), logDetail: { endpoint, reason: err.code } });

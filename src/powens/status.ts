@@ -53,7 +53,9 @@ export interface ConnectionView {
 }
 
 export function toConnectionView(c: PowensConnection): ConnectionView {
-  const state = c.state ?? null;
+  // `error` is the legacy twin of `state` (POWENS.md: accept both forms). An answer that has only
+  // `error` would otherwise show a connection that needs the user as ok.
+  const state = c.state !== undefined ? c.state : (c.error ?? null);
   const status = connectionStatus(state, c.last_update);
   return {
     id: c.id,

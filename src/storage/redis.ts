@@ -5,33 +5,65 @@ import { AppError } from '../errors.js';
 export type RedisClient = Redis | Cluster;
 
 /**
- * ioredis options chosen to fail fast. The defaults (offline queue on, 20 retries per command,
- * no command timeout) make every request wait while Redis is away, and connect-redis never
- * reports that: a browser would hang instead of getting a 503.
- * - enableOfflineQueue false: a command issued while disconnected is rejected at once.
- * - maxRetriesPerRequest 0: a command in flight when the connection drops is rejected at once,
- *   not replayed on the next connection.
- * - commandTimeout: a Redis that accepts TCP but does not answer (paused, overloaded) is an
- *   error after this long rather than a hang.
- * - retryStrategy: reconnect forever with a capped backoff, so the service recovers by itself
- *   when Redis comes back, without a restart.
- * - lazyConnect: start-up connects explicitly and reports a clear error (waitForRedis).
+ * ioredis options, chosen so that a Redis problem is a fast 503 and never a hang, and so that
+ * the service heals by itself. The defaults (offline queue on, 20 retries per command, no
+ * command timeout) make every request wait while Redis is away, and connect-redis never reports
+ * that: a browser would hang instead of getting a 503. Each choice is held by a test in
+ * test/integration/redis-faults.test.ts or multi-instance.test.ts.
+ * - enableOfflineQueue false: a command issued while disconnected is rejected at once
+ *   ("Stream isn't writeable"), not queued until Redis returns.
+ * - maxRetriesPerRequest 0: when the connection drops, the commands waiting for an answer are
+ *   rejected at once (ioredis flushes them on every reconnect attempt), not kept for later.
+ * - autoResendUnfulfilledCommands false: and never sent again on the next connection, where a
+ *   write that had in fact been applied (an INCR, a GETDEL of a flow) would be applied twice.
+ * - commandTimeout (REDIS_COMMAND_TIMEOUT_MS): a Redis that accepts connections but does not
+ *   answer (paused, swapping, overloaded) fails the command after this long.
+ * - socketTimeout: a connection that has had commands waiting without any byte back for several
+ *   command timeouts is taken for dead (a half-open TCP connection after a host crash or a
+ *   partition, which the kernel would only notice after many minutes) and is reconnected.
+ * - keepAlive: TCP keep-alive probes after 30 s idle, so NATs and load balancers do not drop a
+ *   quiet connection silently.
+ * - retryStrategy: reconnect forever, 200 ms doubling to at most 2 s between attempts, so the
+ *   service recovers by itself when Redis comes back, without a restart.
+ * - reconnectOnError READONLY: after a failover the old master may stay up as a replica and
+ *   refuse writes; reconnecting (Sentinel: to the new master) ends that. Returns 1, not 2: the
+ *   failed command is not resent.
+ * - enableReadyCheck: commands wait for Redis to have loaded its data after a restart (they are
+ *   503s meanwhile) rather than seeing an empty database.
+ * - lazyConnect: start-up connects explicitly and reports a clear error (connectRedis).
  */
 function baseOptions(cfg: RedisConfig): RedisOptions {
   return {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: cfg.commandTimeoutMs,
-    connectTimeout: Math.max(cfg.commandTimeoutMs, 2000),
-    enableReadyCheck: true,
-    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-    // A reconnect after a failover must not resend commands that may have been applied.
     autoResendUnfulfilledCommands: false,
+    commandTimeout: cfg.commandTimeoutMs,
+    socketTimeout: Math.max(5 * cfg.commandTimeoutMs, 5000),
+    connectTimeout: Math.max(cfg.commandTimeoutMs, 2000),
+    keepAlive: 30_000,
+    enableReadyCheck: true,
+    retryStrategy: (times: number) => backoff(times),
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
   };
 }
 
-/** Redis, Redis Sentinel or Redis Cluster from REDIS_URL and the REDIS_* variables. */
+/** 200 ms, 400 ms, ... capped at 2 s: quick to notice Redis is back, light on a Redis that is not. */
+function backoff(times: number): number {
+  return Math.min(100 * 2 ** Math.min(times, 5), 2000);
+}
+
+/**
+ * Redis, Redis Sentinel or Redis Cluster from REDIS_URL and the REDIS_* variables.
+ * - Standalone: REDIS_URL is the server (redis:// or rediss:// for TLS; user, password and
+ *   database number from the URL).
+ * - Sentinel (REDIS_SENTINELS=host:port,...; REDIS_SENTINEL_NAME): the master is found through
+ *   the sentinels and followed across failovers; REDIS_URL then gives only the master's
+ *   password, database and TLS (its host is not used); REDIS_SENTINEL_PASSWORD is the
+ *   sentinels' own password.
+ * - Cluster (REDIS_CLUSTER=true): REDIS_URL names one node to discover the others from; every
+ *   key the service writes in one command or script shares a hash tag (storage/keys.ts).
+ */
 export function createRedis(cfg: RedisConfig): RedisClient {
   if (cfg.url === undefined) throw new Error('createRedis needs REDIS_URL');
   const url = new URL(cfg.url);
@@ -44,10 +76,16 @@ export function createRedis(cfg: RedisConfig): RedisClient {
   if (cfg.cluster) {
     const clusterOptions: ClusterOptions = {
       lazyConnect: true,
+      // While the cluster is not ready (start-up, slots being refreshed) commands fail at once.
       enableOfflineQueue: false,
       enableReadyCheck: true,
-      clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      clusterRetryStrategy: (times: number) => backoff(times),
+      // Cluster databases have no number; ioredis itself forces node connections to queue while
+      // they connect and to leave reconnecting to the cluster, whatever is set here.
       redisOptions: { ...options, db: undefined },
+      // TLS clusters (ElastiCache and the like): connect to nodes by the names they announce,
+      // so their certificates match.
+      ...(tls !== undefined ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
     };
     return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], clusterOptions);
   }
@@ -57,8 +95,11 @@ export function createRedis(cfg: RedisConfig): RedisClient {
       sentinels: cfg.sentinels,
       name: cfg.sentinelName,
       sentinelPassword: cfg.sentinelPassword,
-      sentinelRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      sentinelRetryStrategy: (times: number) => backoff(times),
       enableTLSForSentinelMode: tls !== undefined,
+      // Listens to the sentinels' failover announcements and moves to the new master at once,
+      // rather than when the old one fails or refuses a write.
+      failoverDetector: true,
     });
   }
   return new Redis({ ...options, host: url.hostname, port: Number(url.port || 6379) });

@@ -4,6 +4,7 @@ import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { Keys } from './keys.js';
 import { storeError, type RedisClient, type StoreErrorObserver } from './redis.js';
+import { safeError } from '../ops/logger.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -49,7 +50,7 @@ export function sessionCookieName(config: Config): string {
 }
 
 export function createSessionMiddleware(config: Config, redis: RedisClient, keys: Keys, onStoreError?: StoreErrorObserver): RequestHandler {
-  return session({
+  const middleware = session({
     name: sessionCookieName(config),
     secret: config.sessionSecrets,
     store: new GuardedRedisStore({ client: redis, prefix: keys.sessionPrefix, ttl: config.sessionTtlSeconds }, onStoreError),
@@ -70,4 +71,25 @@ export function createSessionMiddleware(config: Config, redis: RedisClient, keys
       maxAge: config.sessionTtlSeconds * 1000,
     },
   });
+  /**
+   * express-session calls `next` once, then may call it again after the response, from its own
+   * end-of-request work (saving, touching or destroying the session) when the store fails, as
+   * it does all the time while Redis is down. That late call comes through a `next` whose
+   * router has already run to its end: Express takes it as an unhandled error and destroys the
+   * connection under a client that got its complete 503. Such a late failure is logged, not
+   * passed on. A session that could not even be loaded is not "destroyed" at the end either
+   * (with unset: 'destroy' express-session would try, since there is no req.session).
+   */
+  return (req, res, next) => {
+    let called = false;
+    middleware(req, res, (err?: unknown) => {
+      if (called) {
+        req.log?.warn({ err: safeError(err) }, 'session store failed after the response');
+        return;
+      }
+      called = true;
+      if (err !== undefined && err !== null) Reflect.deleteProperty(req, 'sessionID');
+      next(err);
+    });
+  };
 }

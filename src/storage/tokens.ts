@@ -61,14 +61,20 @@ export class TokenStore {
     return sealed === null ? null : this.openRecord(userId, sealed);
   }
 
-  /** Stores the token unless one exists already; false means another flow won the race. */
+  /**
+   * Stores the token unless one exists already; false means another flow won the race. True once
+   * the token is stored, even if the Powens user index could not be written after it: a caller
+   * told "failed" then would discard (delete at Powens) the very user whose token is now stored.
+   * The index only serves webhook lookups; its failure is counted by the store error observer.
+   */
   async putIfAbsent(userId: string, record: StoredToken): Promise<boolean> {
     const sealed = this.sealRecord(userId, record);
     const ok = await guard(this.redis.set(this.keys.token(userId), sealed, 'NX'), this.onStoreError);
-    if (ok === 'OK' && record.powensUserId !== null) {
-      await guard(this.redis.set(this.keys.powensUser(record.powensUserId), userId), this.onStoreError);
+    if (ok !== 'OK') return false;
+    if (record.powensUserId !== null) {
+      await guard(this.redis.set(this.keys.powensUser(record.powensUserId), userId), this.onStoreError).catch(() => undefined);
     }
-    return ok === 'OK';
+    return true;
   }
 
   /** Removes the user's token only if it is still `expected` (compare-and-delete). */

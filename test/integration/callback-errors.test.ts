@@ -226,14 +226,27 @@ describe('the session cookie', () => {
 });
 
 describe('odd parameters', () => {
-  it('two codes are a 400 page; nothing is exchanged and the flow can still finish', async () => {
+  it('two codes are a 400 page; nothing is exchanged, and the flow is spent like any used flow', async () => {
     const { b, webview, state } = await started('two-codes-user');
     const page = await b.get(callback(`state=${state}&code=first-code-value&code=second-code-value`));
     expectErrorPage(stack, page, { status: 400, errorCode: 'BAD_REQUEST', retry: '/connect' });
     expect(knobs().calls('token.access')).toBe(0);
     await expectNothingStored('two-codes-user');
+    // CONTRACT section 5: consumed on first use, success or not.
     const back = await completeWebview(webview.href, { kind: 'connect' });
-    expect((await b.get(back.href)).status).toBe(303);
+    expectErrorPage(stack, await b.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
+    expect(knobs().calls('token.access')).toBe(0);
+    await expectNothingStored('two-codes-user');
+  });
+
+  it('a malformed parameter of a reconnect callback is a 400 page whose try-again link starts that reconnect over', async () => {
+    const b = stack.browser('odd-reconnect-user');
+    const linked = await b.get((await completeWebview(await startConnect(b), { kind: 'connect' })).href);
+    expect(linked.status).toBe(303);
+    const connectionId = new URL(linked.location ?? '', stack.url).searchParams.get('connection_id') ?? '';
+    const reconnect = new URL(await startConnect(b, `/reconnect/${connectionId}`));
+    const page = await b.get(callback(`state=${reconnect.searchParams.get('state') ?? ''}&error=a&error=b`));
+    expectErrorPage(stack, page, { status: 400, errorCode: 'BAD_REQUEST', retry: `/reconnect/${connectionId}` });
   });
 
   it('two states are a 400 page', async () => {

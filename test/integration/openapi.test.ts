@@ -185,7 +185,7 @@ describe('real answers match the document', () => {
     conforms('get', '/me/connections', hop);
   });
 
-  test('DELETE /me/connections/{id} 204, 401, 403, 404 and 502', async () => {
+  test('DELETE /me/connections/{id} 204, 401, 403, 404, 413 and 502', async () => {
     const path = '/me/connections/{id}';
     const { b } = newUser();
     const id = await connectBank(b);
@@ -198,9 +198,11 @@ describe('real answers match the document', () => {
     conforms('delete', path, await b.request('DELETE', '/me/connections/not-a-number'));
     knobs().fail('connections.delete', { status: 500 });
     conforms('delete', path, await b.request('DELETE', `/me/connections/${other}`));
+    const big = JSON.stringify({ pad: 'x'.repeat(20 * 1024) });
+    conforms('delete', path, await b.request('DELETE', `/me/connections/${other}`, { headers: { 'content-type': 'application/json' }, body: big }));
   });
 
-  test('DELETE /me/connections 204, 401, 403 and 502', async () => {
+  test('DELETE /me/connections 204, 401, 403, 413 and 502', async () => {
     const path = '/me/connections';
     const { b } = newUser();
     await connectBank(b);
@@ -208,6 +210,8 @@ describe('real answers match the document', () => {
     conforms('delete', path, await stack.browser('x').request('DELETE', path));
     knobs().fail('users.delete', { status: 500, times: 1 });
     conforms('delete', path, await b.request('DELETE', path));
+    const big = JSON.stringify({ pad: 'x'.repeat(20 * 1024) });
+    conforms('delete', path, await b.request('DELETE', path, { headers: { 'content-type': 'application/json' }, body: big }));
     conforms('delete', path, await b.request('DELETE', path));
   });
 
@@ -224,10 +228,12 @@ describe('real answers match the document', () => {
         'delete /me/connections/{id} 401',
         'delete /me/connections/{id} 403',
         'delete /me/connections/{id} 404',
+        'delete /me/connections/{id} 413',
         'delete /me/connections/{id} 502',
         'delete /me/connections 204',
         'delete /me/connections 401',
         'delete /me/connections 403',
+        'delete /me/connections 413',
         'delete /me/connections 502',
       ].sort(),
     );

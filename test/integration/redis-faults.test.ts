@@ -6,7 +6,9 @@
 import { jest } from '@jest/globals';
 import { completeWebview } from '../../src/emulator/driver.js';
 import { Browser, type Hop } from '../helpers/browser.js';
+import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { connect, status } from '../helpers/raw-http.js';
 import { killServices, serviceEnv, spawnService, within } from '../helpers/service.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 
@@ -18,13 +20,14 @@ const FAST_MS = 2000;
 /** One request through the browser's cookie jar, as `userId`, that must be answered within FAST_MS. */
 async function fast(b: Browser, userId: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Hop> {
   const url = new URL(path, b.base).href;
-  const t0 = Date.now();
   const res = await fetch(url, {
     method,
     headers: { 'x-user-id': userId, ...headers, ...(b.cookies.size > 0 ? { cookie: b.cookieHeader() } : {}) },
     redirect: 'manual',
     signal: AbortSignal.timeout(FAST_MS),
-  }).catch((e: unknown) => { throw new Error(`${method} ${path} after ${Date.now() - t0} ms at ${new Date().toISOString()}: ${String((e as Error).cause)} ${JSON.stringify((e as Error).cause)}`); });
+  }).catch((err: unknown) => {
+    throw new Error(`${method} ${path}: ${String(err)} (${String(err instanceof Error ? err.cause : '')})`);
+  });
   return { status: res.status, location: res.headers.get('location') ?? undefined, headers: res.headers, text: await res.text(), url };
 }
 
@@ -132,6 +135,7 @@ describe('the real process', () => {
   let redis: TestRedis;
   let stack: Stack;
   beforeAll(async () => {
+    await buildService(); // once per source state, shared by the test files (test/helpers/build.ts)
     redis = await startTestRedis();
     // Only for its emulator: the service below is a process of its own on the same Redis.
     stack = await startStack({ testRedis: redis });
@@ -149,11 +153,17 @@ describe('the real process', () => {
     await linkUser(carol);
 
     await redis.stop();
-    try {
-      await expectAllUnavailable(carol, 'carol');
-    } catch (err) {
-      throw new Error(`${String(err)}\nrunning=${service.running()}\nSTDERR ${service.stderr()}\nSTDOUT ${service.stdout().slice(-3000)}`);
+    await expectAllUnavailable(carol, 'carol');
+    // A 503 leaves the keep-alive connection usable: three requests with the session cookie
+    // (whose session cannot be loaded) on one socket, three answers, and the socket stays open.
+    const socket = await connect(service.port);
+    for (const path of ['/connect', '/manage', '/me/connections']) {
+      socket.socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nx-user-id: carol\r\ncookie: ${carol.cookieHeader()}\r\n\r\n`);
     }
+    const answers = await socket.responses(3);
+    expect(answers.map(status)).toEqual([503, 503, 503]);
+    expect(socket.socket.destroyed).toBe(false);
+    socket.socket.end();
     expect(service.running()).toBe(true);
 
     await redis.start();

@@ -5,7 +5,9 @@ import net from 'node:net';
 import { completeWebview } from '../../src/emulator/driver.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { Browser } from '../helpers/browser.js';
+import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { connect, status } from '../helpers/raw-http.js';
 import { killServices, serviceEnv, spawnService, within, type ServiceProcess } from '../helpers/service.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/stack.js';
 
@@ -15,6 +17,7 @@ let redis: TestRedis;
 let emulator: RunningEmulator;
 
 beforeAll(async () => {
+  await buildService(); // once per source state, shared by the test files (test/helpers/build.ts)
   [redis, emulator] = await Promise.all([
     startTestRedis(),
     startEmulator({ clients: [{ clientId: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, redirectUris: ['http://127.0.0.1:*'] }] }),
@@ -31,60 +34,6 @@ async function start(): Promise<ServiceProcess> {
   const port = await freePort();
   return spawnService(serviceEnv({ port, redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url }));
 }
-
-/** A raw HTTP/1.1 connection: what was received, and whether the server closed it. */
-interface RawConnection {
-  socket: net.Socket;
-  received(): string;
-  closed: Promise<void>;
-  /** Resolves once `count` complete responses (headers and Content-Length body) have arrived. */
-  responses(count: number): Promise<string[]>;
-}
-
-async function connect(port: number): Promise<RawConnection> {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  let data = '';
-  const waiters: Array<() => void> = [];
-  socket.on('data', (d: Buffer) => {
-    data += d.toString('latin1');
-    for (const w of waiters.splice(0)) w();
-  });
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const parse = (): string[] => {
-    const out: string[] = [];
-    let rest = data;
-    for (;;) {
-      const end = rest.indexOf('\r\n\r\n');
-      if (end === -1) return out;
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(rest.slice(0, end))?.[1] ?? 0);
-      if (rest.length < end + 4 + length) return out;
-      out.push(rest.slice(0, end + 4 + length));
-      rest = rest.slice(end + 4 + length);
-    }
-  };
-  return {
-    socket,
-    received: () => data,
-    closed,
-    responses: (count) =>
-      new Promise<string[]>((resolve, reject) => {
-        const check = (): void => {
-          const got = parse();
-          if (got.length >= count) resolve(got);
-          else if (socket.destroyed) reject(new Error(`connection closed after ${got.length} responses:\n${data}`));
-          else waiters.push(check);
-        };
-        socket.once('close', check);
-        check();
-      }),
-  };
-}
-
-const status = (response: string | undefined): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response ?? '')?.[1] ?? 0);
 
 async function refused(port: number): Promise<string> {
   return new Promise((resolve) => {

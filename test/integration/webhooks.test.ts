@@ -236,6 +236,7 @@ describe('delivery', () => {
     const stranger = knobs().addUser();
     const res = await deliver('USER_DELETED', knobs().webhookPayload('USER_DELETED', { userId: stranger.userId }), signed);
     expect(res.status).toBe(202);
+    expect(stack.logs.some((l) => l.includes('Powens user the service does not know') && l.includes(`"powensUserId":${stranger.userId}`))).toBe(true);
   });
 });
 

@@ -252,6 +252,25 @@ describe('malformed answers', () => {
     expectNoneOf(err, [code, CLIENT_SECRET]);
   });
 
+  it('maps a body that is not JSON to "bad response" without quoting the body, which may hold the token', async () => {
+    // A bare token as text (a misconfigured proxy); JSON.parse quotes up to the first ten characters.
+    const token = 'tkn3f9a1c7e5b2d8a4f6c0e71';
+    emu.emulator.knobs.fail('token.access', { status: 200, body: token, times: 1 });
+    const err = await failure(client().exchangeCode('code-as-text-9z8y'));
+    expect(err.code).toBe('POWENS_BAD_RESPONSE');
+    expect((err.cause as Error).name).toBe('ParseError');
+    expectNoneOf(err, [token.slice(0, 8), CLIENT_SECRET]);
+  });
+
+  it('does not take a redirect answered to a DELETE as done: it is a "bad response"', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.delete', { status: 302, body: '', headers: { location: 'https://elsewhere.example/' }, times: 1 });
+    const err = await failure(client().deleteUser(user.token));
+    expect(err.code).toBe('POWENS_BAD_RESPONSE');
+    expect(err.status).toBe(502);
+    expect(emu.emulator.state.findUserByToken(user.token)).toBeDefined();
+  });
+
   it('maps a body of the wrong shape to "bad response" without echoing the body', async () => {
     const user = emu.emulator.knobs.addUser();
     emu.emulator.knobs.fail('users.me', { status: 200, body: { id: 'not-a-number-but-a-secretish-value' }, times: 1 });

@@ -132,6 +132,18 @@ describe('the connection as the frontend sees it', () => {
     expect(view.connector).toEqual({ id: 59, name: null, uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59' });
   });
 
+  test('an answer with only the legacy error field takes its state from it', () => {
+    const { state: _omitted, ...legacy } = connection({ error: 'wrongpass' });
+    const view = toConnectionView(legacy);
+    expect(view.state).toBe('wrongpass');
+    expect(view.status).toBe('action_needed');
+    expect(view.reconnectUrl).toBe('/reconnect/42');
+  });
+
+  test('a state field, even null, wins over the legacy error field', () => {
+    expect(toConnectionView(connection({ state: null, error: 'wrongpass' })).status).toBe('ok');
+  });
+
   test('a connection without active is taken as active', () => {
     expect(toConnectionView(connection({ active: undefined })).active).toBe(true);
     expect(toConnectionView(connection({ active: false })).active).toBe(false);

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import net from 'node:net';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+/**
+ * AUTH_MODE=header, byte for byte (CONTRACT section 4: a user id is 1 to 128 printable
+ * characters, anything else a 400). fetch cannot send a repeated header or raw bytes, so these
+ * requests are written to a socket.
+ */
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** GET /me/connections with the given header lines, each value sent as the exact bytes given. */
+async function getConnections(userHeaders: Buffer[]): Promise<Answer> {
+  const url = new URL(stack.url);
+  const head = Buffer.concat([
+    Buffer.from(`GET /me/connections HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n`, 'latin1'),
+    ...userHeaders.flatMap((value) => [Buffer.from('X-User-Id: ', 'latin1'), value, Buffer.from('\r\n', 'latin1')]),
+    Buffer.from('\r\n', 'latin1'),
+  ]);
+  const data = await new Promise<Buffer>((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.write(head);
+  });
+  const text = data.toString('utf8');
+  const split = text.indexOf('\r\n\r\n');
+  const body = text.slice(split + 4);
+  // Chunked or not, the JSON is the part between the first `{` and the last `}`.
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1) };
+}
+
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+
+/** Links `userId` to a new Powens user of the emulator, as a finished flow would. */
+async function link(userId: string): Promise<void> {
+  const added = stack.emulator.emulator.knobs.addUser({ connections: [{}] });
+  const stored = await stack.built.tokens.putIfAbsent(userId, { token: added.token, powensUserId: added.userId, createdAt: new Date().toISOString() });
+  expect(stored).toBe(true);
+}
+
+describe('the user id header', () => {
+  it('is read as UTF-8: a proxy sending "josé" names the user "josé", not "josÃ©"', async () => {
+    await link('josé');
+    const answer = await getConnections([utf8('josé')]);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ linked: true, connections: [expect.objectContaining({ id: expect.any(Number) })] });
+  });
+
+  it('counts characters, not bytes: 128 two-byte characters are accepted, 129 are a 400', async () => {
+    expect((await getConnections([utf8('é'.repeat(128))])).status).toBe(200);
+    const refused = await getConnections([utf8('é'.repeat(129))]);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ status: 400, code: 'USER_ID_INVALID' });
+  });
+
+  it('accepts a printable character whose UTF-8 bytes read as latin1 would be control characters (€)', async () => {
+    expect((await getConnections([utf8('€uro-user')])).status).toBe(200);
+  });
+
+  it('is a 400 when its bytes are not UTF-8', async () => {
+    const answer = await getConnections([Buffer.from([0x6a, 0x6f, 0x73, 0xe9])]);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'USER_ID_INVALID' });
+  });
+
+  it('is a 400 when repeated, never the two values joined into one id', async () => {
+    await link('victim, attacker');
+    const answer = await getConnections([utf8('victim'), utf8('attacker')]);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'USER_ID_INVALID' });
+    expect(answer.body).not.toContain('"linked"');
+  });
+
+  it('is a 400 when empty, and a 401 when absent', async () => {
+    expect((await getConnections([Buffer.alloc(0)])).status).toBe(400);
+    expect((await getConnections([])).status).toBe(401);
+  });
+
+  it('refuses invisible characters once decoded: a zero-width space or a bidi override is a 400', async () => {
+    expect((await getConnections([utf8('vic\u200btim')])).status).toBe(400);
+    expect((await getConnections([utf8('victim\u202e')])).status).toBe(400);
+  });
+});
