@@ -44,6 +44,13 @@ async function demo(): Promise<void> {
     process.exit(1);
   }
   const config = result.config;
+  if (config.redis.url !== undefined && config.generated.includes('TOKEN_ENCRYPTION_KEYS')) {
+    // A random key per run would leave tokens of earlier runs in Redis that no longer open.
+    process.stderr.write(
+      'TOKEN_ENCRYPTION_KEYS: set it too when the demo uses REDIS_URL, so tokens stored by an earlier run still open (e.g. k1:$(openssl rand -base64 32))\n',
+    );
+    process.exit(1);
+  }
   const logger = createLogger(env.LOG_LEVEL ?? 'warn');
 
   let redis: RedisClient;

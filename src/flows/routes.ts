@@ -147,6 +147,12 @@ export function flowRouter(deps: FlowDeps): Router {
   }
 
   const page = requireUser(deps.auth, config, 'page');
+  // Express answers HEAD with the GET handler; on these routes that would mint a temporary code
+  // and burn or create a flow for a request whose answer nobody reads.
+  router.head(['/connect', '/reconnect/:connectionId', '/manage', '/callback'], (_req, res) => {
+    res.setHeader('Allow', 'GET');
+    throw new AppError('METHOD_NOT_ALLOWED');
+  });
   router.get('/connect', page, start('connect'));
   router.get('/reconnect/:connectionId', page, start('reconnect'));
   router.get('/manage', page, start('manage'));

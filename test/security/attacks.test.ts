@@ -761,6 +761,22 @@ function cases(): AttackCase[] {
     check: (res) => errorPage(res, 'NOT_LINKED'),
   });
 
+  // HEAD runs GET handlers in Express: on flow routes it would mint codes and burn flows unseen.
+  for (const [route, path] of [
+    ['HEAD /connect', '/connect'],
+    ['HEAD /reconnect/:connectionId', '/reconnect/1'],
+    ['HEAD /manage', '/manage'],
+    ['HEAD /callback', '/callback?state=x&code=y'],
+  ] as const) {
+    add({
+      name: `${route} starts nothing and mints no code`,
+      route,
+      prepare: (w) => ({ method: 'HEAD', path: path === '/reconnect/1' ? `/reconnect/${w.victim.connectionIds[0]}` : path, headers: [as(w.attacker.userId), cookie(w.attackerCookie)] }),
+      status: 405,
+      check: (res) => expect(res.headers.get('allow')).toEqual(['GET']),
+    });
+  }
+
   // --- User ids -----------------------------------------------------------------------------------------
   const badHeaderIds: [string, string, number][] = [
     ['empty', '', 400],
