@@ -180,7 +180,8 @@ const schema = z
     METRICS_TOKEN: optional,
     CONNECTIONS_CACHE_TTL_SECONDS: intVar(60, 0, 86400),
     SHUTDOWN_TIMEOUT_MS: intVar(8000, 0, 60000),
-    KEEP_ALIVE_TIMEOUT_MS: intVar(65000, 1000, 600000),
+    // Up to an hour: some load balancers keep idle connections 610 s (Google Cloud).
+    KEEP_ALIVE_TIMEOUT_MS: intVar(65000, 1000, 3_600_000),
   })
   .loose();
 

@@ -26,8 +26,9 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
   // A clean close (Redis stopped or restarted) emits no 'error': say so once per loss, so the
   // 503s that follow have a cause in the log. ioredis reconnects by itself ('ready' again).
   let connected = true;
+  let stopping = false;
   redis.on('close', () => {
-    if (!connected) return;
+    if (!connected || stopping) return;
     connected = false;
     metrics.redisErrors.inc({ kind: 'connection' });
     logger.warn({ redis: describeRedis(config.redis) }, 'Redis connection lost: requests that need it answer 503 until it is back');
@@ -48,17 +49,19 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
     logger.info({ signal }, 'signal received');
     // The last resort: whatever happens below, the process is gone within 10 s of the signal
     // (orchestrators SIGKILL soon after). unref: it never keeps the process alive by itself.
+    // The drain itself takes at most SHUTDOWN_TIMEOUT_MS (<= 9.5 s) plus the 300 ms below.
     setTimeout(() => {
       logger.error('shutdown did not finish in time: exiting');
       process.exit(1);
-    }, 10_000).unref();
+    }, 9_900).unref();
     void running
       .shutdown()
       .then(async () => {
         powens.close();
+        stopping = true;
         // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not
         // hold the exit up (a paused Redis would only answer after the command timeout).
-        await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+        await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 300).unref())]);
         redis.disconnect();
         logger.info('stopped');
         process.exit(0);

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { buildService, ROOT } from './build.js';
-import { freePort } from './redis-server.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TOKEN_KEY } from './stack.js';
 
 export interface ServiceProcess {
@@ -117,10 +116,6 @@ export async function killServices(): Promise<void> {
       }),
   );
   await Promise.all(waits);
-}
-
-export async function servicePort(): Promise<number> {
-  return freePort();
 }
 
 /** The promise's value, or 'timed out' if it has not settled within `ms` (the timer is cleared). */
