@@ -11,7 +11,6 @@ export type { Logger };
  */
 const REDACT = [
   'token',
-  'code',
   'state',
   'secret',
   'clientSecret',
@@ -19,7 +18,6 @@ const REDACT = [
   'authorization',
   'cookie',
   '*.token',
-  '*.code',
   '*.state',
   '*.secret',
   '*.clientSecret',
@@ -99,12 +97,14 @@ export function pathOnly(url: string | undefined): string {
 /** An error for the log: name, code and message of it and its causes; nothing else. */
 export function safeError(err: unknown, depth = 0): Record<string, unknown> | undefined {
   if (depth > 3 || err === undefined || err === null) return undefined;
-  if (!(err instanceof Error)) return { message: String(err).slice(0, 200) };
-  const e = err as Error & { code?: unknown };
+  if (typeof err !== 'object') return { message: String(err).slice(0, 200) };
+  // An Error, or an error another serializer already turned into a plain object (pino-http
+  // hands its `err` serializer such objects): only these fields, whatever else it carries.
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
   return {
-    name: e.name,
+    ...(typeof e.name === 'string' ? { name: e.name } : {}),
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
-    message: e.message.slice(0, 500),
+    message: typeof e.message === 'string' ? e.message.slice(0, 500) : '',
     ...(e.cause !== undefined ? { cause: safeError(e.cause, depth + 1) } : {}),
   };
 }

@@ -58,7 +58,8 @@ export class PowensClient {
     this.http = got.extend({
       prefixUrl: `${cfg.apiUrl}/`,
       agent: this.agents,
-      // got has no timeout by default; this one applies to each attempt.
+      // got has no timeout by default; this one applies to each attempt (the signal in call()
+      // bounds the whole call).
       timeout: { request: cfg.timeoutMs },
       retry: {
         limit: cfg.retries,
@@ -157,6 +158,9 @@ export class PowensClient {
         headers: opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` },
         // DELETE answers may be empty (204) or a body (200): accept any 2xx, parse nothing.
         responseType: schema === null ? 'text' : 'json',
+        // got's timeout applies per attempt; this deadline bounds the whole call, retries and
+        // backoff included, so a hanging Powens costs POWENS_TIMEOUT_MS once, not per attempt.
+        signal: AbortSignal.timeout(this.cfg.timeoutMs),
       })) as { body: unknown; statusCode: number };
       body = res.body;
       status = res.statusCode;
@@ -213,7 +217,14 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
     return new AppError('POWENS_BAD_RESPONSE', { cause, logDetail: { endpoint } });
   }
   if (err instanceof RequestError) {
-    return new AppError('POWENS_UNAVAILABLE', { cause: sanitizedCause(err), logDetail: { endpoint, reason: err.code } });
+    const cause = sanitizedCause(err);
+    // The whole-call deadline (AbortSignal.timeout) surfaces as a DOMException code; name it
+    // like got's own per-attempt timeout, which is what it is to an operator.
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+      cause.code = 'ETIMEDOUT';
+      cause.message = 'no answer within POWENS_TIMEOUT_MS';
+    }
+    return new AppError('POWENS_UNAVAILABLE', { cause, logDetail: { endpoint, reason: cause.code } });
   }
   return new AppError('POWENS_UNAVAILABLE', { cause: err, logDetail: { endpoint } });
 }
@@ -226,6 +237,6 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
 function sanitizedCause(err: RequestError): Error & { code?: string } {
   const copy = new Error(err.message) as Error & { code?: string };
   copy.name = err.name;
-  copy.code = err.code;
+  copy.code = typeof err.code === 'string' ? err.code : undefined;
   return copy;
 }

@@ -58,13 +58,14 @@ function expectProblem(hop: Hop, status: number, code: string): void {
 }
 
 describe('a hanging Powens', () => {
-  test('/connect for a returning user is a 502 page once the temporary code call (a GET, tried twice) times out', async () => {
+  test('/connect for a returning user is a 502 page once the temporary code call reaches its deadline, without a retry past it', async () => {
     const hana = stack.browser('hana');
     await connectBank(hana);
     knobs().hang('token.code');
     const calls = knobs().calls('token.code');
     expectPage(await bounded(hana, 'hana', 'GET', '/connect'), 502);
-    expect(knobs().calls('token.code') - calls).toBe(2); // POWENS_RETRIES=1: one retry, no more
+    // POWENS_TIMEOUT_MS bounds the whole call: the hanging attempt uses it all, none follows.
+    expect(knobs().calls('token.code') - calls).toBe(1);
   });
 
   test('/callback is a 502 page once the code exchange (a POST, tried once) times out', async () => {
@@ -79,13 +80,13 @@ describe('a hanging Powens', () => {
     expect(hop.text).toContain('href="/connect"');
   });
 
-  test('/me/connections is a 502 problem once the list call (a GET, tried twice) times out', async () => {
+  test('/me/connections is a 502 problem once the list call reaches its deadline, without a retry past it', async () => {
     const jane = stack.browser('jane');
     await connectBank(jane);
     knobs().hang('connections.list');
     const calls = knobs().calls('connections.list');
     expectProblem(await bounded(jane, 'jane', 'GET', '/me/connections'), 502, 'POWENS_UNAVAILABLE');
-    expect(knobs().calls('connections.list') - calls).toBe(2);
+    expect(knobs().calls('connections.list') - calls).toBe(1);
   });
 });
 
@@ -150,7 +151,8 @@ test('retries of a GET wait longer each time (backoff), and stop at the configur
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const client = new PowensClient({ ...stack.config.powens, apiUrl: `http://127.0.0.1:${port}/2.0`, retries: 3 });
+  // A deadline wide enough for three backoffs: retries happen within POWENS_TIMEOUT_MS.
+  const client = new PowensClient({ ...stack.config.powens, apiUrl: `http://127.0.0.1:${port}/2.0`, retries: 3, timeoutMs: 10_000 });
   try {
     await expect(client.listConnections('a-token')).rejects.toMatchObject({ code: 'POWENS_UNAVAILABLE' });
     expect(arrivals).toHaveLength(4);

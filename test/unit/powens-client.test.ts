@@ -213,11 +213,20 @@ describe('timeouts and retries', () => {
     expect(emu.emulator.knobs.calls('connections.list')).toBe(3);
   });
 
-  it('retries a GET that timed out, and succeeds when Powens answers again', async () => {
+  it('retries a GET that failed fast, and succeeds when Powens answers again', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.me', { status: 503, times: 1 });
+    await expect(client({ retries: 1 }).currentUser(user.token)).resolves.toMatchObject({ id: user.userId });
+    expect(emu.emulator.knobs.calls('users.me')).toBe(2);
+  });
+
+  it('does not retry a GET past its deadline: POWENS_TIMEOUT_MS bounds the whole call', async () => {
     const user = emu.emulator.knobs.addUser();
     emu.emulator.knobs.hang('users.me', { times: 1 });
-    await expect(client({ timeoutMs: 200, retries: 1 }).currentUser(user.token)).resolves.toMatchObject({ id: user.userId });
-    expect(emu.emulator.knobs.calls('users.me')).toBe(2);
+    const err = await failure(client({ timeoutMs: 200, retries: 2 }).currentUser(user.token));
+    expect(err.code).toBe('POWENS_UNAVAILABLE');
+    expect((err.cause as Error & { code?: string }).code).toBe('ETIMEDOUT');
+    expect(emu.emulator.knobs.calls('users.me')).toBe(1);
   });
 
   it('never retries the token exchange (POST)', async () => {
