@@ -37,8 +37,8 @@ interface PowensErrorBody {
 }
 
 /**
- * A typed client for the part of the Powens API the service uses. Every call has a timeout
- * (per attempt), keep-alive agents, and retries only for GET, with a short capped backoff.
+ * A typed client for the part of the Powens API the service uses. Every call has a deadline
+ * (retries included), keep-alive agents, and retries only for GET, with a short capped backoff.
  * Errors leave this module only as catalogue errors; the original got error stays as `cause`
  * (its message names no secret: got never puts bodies or headers in messages).
  */
