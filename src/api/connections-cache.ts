@@ -15,10 +15,9 @@ export interface ConnectionsCacheOptions {
   onStoreError?: StoreErrorObserver;
 }
 
-/** The lock outlives the slowest Powens list call (every attempt timing out), within reason. */
+/** The lock outlives the slowest fill: POWENS_TIMEOUT_MS bounds a whole Powens call, retries included. */
 export function connectionsCacheOptions(config: Pick<Config, 'connectionsCacheTtlSeconds' | 'powens'>): ConnectionsCacheOptions {
-  const worstCall = config.powens.timeoutMs * (config.powens.retries + 1) + 1000;
-  return { ttlSeconds: config.connectionsCacheTtlSeconds, lockMs: Math.min(worstCall, 30_000) };
+  return { ttlSeconds: config.connectionsCacheTtlSeconds, lockMs: Math.min(config.powens.timeoutMs + 1000, 30_000) };
 }
 
 /**

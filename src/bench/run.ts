@@ -84,6 +84,8 @@ interface Figures {
   cpuUsPerRequest: number | null;
   /** Work of processes other than the benchmark's during the scenario, in CPUs (0.5: half a core). */
   otherLoadCpus: number | null;
+  /** The measured server's peak RSS so far, after this scenario: which one raised the high-water mark. */
+  peakRssBytes: number | null;
   statuses: Record<string, number>;
   loadBefore: number[];
 }
@@ -155,6 +157,7 @@ async function cannon(run: Run): Promise<Figures> {
     errors: result.errors + (answered - expected),
     cpuUsPerRequest,
     otherLoadCpus: others,
+    peakRssBytes: run.pid === undefined ? null : (peakRss(run.pid) ?? null),
     statuses,
     loadBefore,
   };
@@ -434,10 +437,11 @@ async function main(): Promise<void> {
     }
 
     log('');
-    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors | server CPU µs/req | other load (CPUs) |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors | server CPU µs/req | server peak RSS so far | other load (CPUs) |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const f of figures) {
-      log(`| ${f.route} | ${f.rps} | ${f.p50Ms} | ${f.p99Ms} | ${f.ratio ?? ''} | ${f.errors} | ${f.cpuUsPerRequest ?? 'n/a'} | ${f.otherLoadCpus ?? 'n/a'} |`);
+      const cells = [f.route, f.rps, f.p50Ms, f.p99Ms, f.ratio ?? '', f.errors, f.cpuUsPerRequest ?? 'n/a', f.peakRssBytes === null ? 'n/a' : mb(f.peakRssBytes), f.otherLoadCpus ?? 'n/a'];
+      log(`| ${cells.join(' | ')} |`);
     }
     log('');
     log(`peak RSS: service ${mb(rss.service)}, service (cache off) ${mb(rss.serviceCacheOff)}, emulator ${mb(rss.emulator)}, baseline ${mb(rss.baseline)}`);

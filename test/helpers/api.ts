@@ -1,24 +1,11 @@
+import type { ConnectionsAnswer } from '../../src/api/connections.js';
 import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
 import { createKeys } from '../../src/storage/keys.js';
 import type { Browser, Hop } from './browser.js';
 import { startConnect, type Stack } from './stack.js';
 
-/** The JSON body of `GET /me/connections`. */
-export interface ConnectionsBody {
-  linked: boolean;
-  connections: {
-    id: number;
-    connector: { id: number | null; name: string | null; uuid: string | null };
-    state: string | null;
-    status: string;
-    message: string | null;
-    lastUpdate: string | null;
-    createdAt: string | null;
-    expiresAt: string | null;
-    active: boolean;
-    reconnectUrl: string | null;
-  }[];
-}
+/** The JSON body of `GET /me/connections` (the server's own type: the OpenAPI test checks the wire). */
+export type ConnectionsBody = ConnectionsAnswer;
 
 export interface Problem {
   type: string;
