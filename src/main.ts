@@ -49,7 +49,7 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
     logger.info({ signal }, 'signal received');
     // The last resort: whatever happens below, the process is gone within 10 s of the signal
     // (orchestrators SIGKILL soon after). unref: it never keeps the process alive by itself.
-    // The drain itself takes at most SHUTDOWN_TIMEOUT_MS (<= 9.5 s) plus the 300 ms below.
+    // The drain itself takes at most SHUTDOWN_TIMEOUT_MS (<= 9 s) plus the 500 ms and 300 ms below.
     setTimeout(() => {
       logger.error('shutdown did not finish in time: exiting');
       process.exit(1);
@@ -57,6 +57,9 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
     void running
       .shutdown()
       .then(async () => {
+        // Webhooks are answered before their work runs, and Powens does not resend an answered
+        // one: let the queued work (a few Redis writes) finish before Redis goes.
+        await Promise.race([built.webhooks.idle(), new Promise((r) => setTimeout(r, 500).unref())]);
         powens.close();
         stopping = true;
         // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not

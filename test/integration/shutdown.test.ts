@@ -32,7 +32,11 @@ afterAll(async () => {
 
 async function start(): Promise<ServiceProcess> {
   const port = await freePort();
-  return spawnService(serviceEnv({ port, redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url }));
+  return spawnService({
+    ...serviceEnv({ port, redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url }),
+    // The slow request below takes 3 s at Powens: the call's deadline must be longer.
+    POWENS_TIMEOUT_MS: '6000',
+  });
 }
 
 async function refused(port: number): Promise<string> {
