@@ -206,6 +206,9 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
     // wrong client id or secret (an operator problem), never a user token gone stale.
     if ((status === 401 || status === 403) && endpoint !== 'token.access') return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
     if (status === 404 && endpoint.startsWith('connections.')) return new AppError('CONNECTION_NOT_FOUND', { cause, logDetail });
+    // The Powens user the token names is gone (deleted in the console, or by an earlier unlink
+    // whose answer was lost): the token is as good as revoked.
+    if (status === 404 && endpoint.startsWith('users.')) return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
     if (status >= 500 || status === 429 || status === 408) return new AppError('POWENS_UNAVAILABLE', { cause, logDetail });
     return new AppError('POWENS_REJECTED', { cause, logDetail });
   }

@@ -205,6 +205,14 @@ describe('DELETE /me/connections (unlink)', () => {
     expect(await stack.inspect.exists(tokenKey(stack, userId))).toBe(0);
   });
 
+  test('a Powens user that is already gone (404) counts as unlinked: the token is dropped, not kept forever', async () => {
+    const { userId, b } = newUser();
+    await connectBank(b);
+    knobs().fail('users.delete', { status: 404, times: 1 });
+    expect((await b.request('DELETE', '/me/connections')).status).toBe(204);
+    expect(await stack.inspect.exists(tokenKey(stack, userId))).toBe(0);
+  });
+
   test('unlinking a user who is not linked is a 204 that changes nothing', async () => {
     const { b } = newUser();
     const before = await stack.dump();
