@@ -1,9 +1,9 @@
 /** The benchmark's child processes: redis-server, the emulator, the service, the baseline. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, portOpen } from './ports.js';
 
 export interface Child {
   name: string;
@@ -16,16 +16,7 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 const MAX_OUTPUT = 64 * 1024;
 const HEAP_MARKER = 'BENCH_HEAP ';
@@ -93,14 +84,7 @@ export async function startRedis(): Promise<{ url: string; child: Child; cleanup
   );
   const deadline = Date.now() + 5000;
   for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
+    const open = await portOpen(port);
     if (open) break;
     if (child.proc.exitCode !== null || Date.now() > deadline) {
       throw new Error(`redis-server did not start (is it installed?):\n${child.output()}`);
