@@ -46,6 +46,8 @@ async function startDemo(): Promise<void> {
       EMULATOR_PORT: String(emulatorPort),
       REDIS_URL: redis.url,
       REDIS_PREFIX: `e2e-${randomBytes(4).toString('hex')}:`,
+      // With Redis the demo wants a stable key (tokens must open after a restart).
+      TOKEN_ENCRYPTION_KEYS: `e2e:${randomBytes(32).toString('base64')}`,
       WEBHOOK_HMAC_SECRET: WEBHOOK_SECRET,
       LOG_LEVEL: 'warn',
     },
