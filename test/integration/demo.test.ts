@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { completeWebview } from '../../src/emulator/driver.js';
+import { Browser } from '../helpers/browser.js';
+import { buildService, ROOT } from '../helpers/build.js';
+import { freePort } from '../helpers/redis-server.js';
+
+/** `npm run demo` is `node dist/demo.js` after the build: the same entry, from the test build. */
+let outDir: string;
+beforeAll(async () => {
+  outDir = await buildService();
+}, 60_000);
+
+interface Demo {
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function runDemo(env: Record<string, string>): Demo {
+  const proc = spawn(process.execPath, [join(outDir, 'demo.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output: () => out, exited };
+}
+
+async function until(demo: Demo, text: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!demo.output().includes(text)) {
+    if (demo.proc.exitCode !== null) throw new Error(`the demo exited early:\n${demo.output()}`);
+    if (Date.now() > deadline) throw new Error(`the demo never printed ${JSON.stringify(text)}:\n${demo.output()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('with no Redis the demo says its store is in memory, prints the URL, and runs the whole flow', async () => {
+  const port = await freePort();
+  const demo = runDemo({ PORT: String(port), EMULATOR_PORT: String(await freePort()) });
+  try {
+    const url = `http://localhost:${port}`;
+    await until(demo, `Open ${url}`);
+    expect(demo.output()).toMatch(/^Store: in memory/m);
+
+    const b = new Browser(url, { 'x-csrf': '1', 'content-type': 'application/json' });
+    expect((await b.get('/')).location).toBe('/demo/sign-in');
+    expect((await b.request('POST', '/demo/session', { body: JSON.stringify({ userId: 'demo-person' }) })).status).toBe(204);
+    const connect = await b.get('/connect');
+    expect(connect.status).toBe(302);
+    const back = await completeWebview(connect.location ?? '', { kind: 'connect' });
+    const callback = await b.get(back.href);
+    expect(callback.status).toBe(303);
+    const list = JSON.parse((await b.get('/me/connections')).text) as { linked: boolean; connections: { status: string }[] };
+    expect(list.linked).toBe(true);
+    expect(list.connections.map((c) => c.status)).toEqual(['ok']);
+  } finally {
+    demo.proc.kill('SIGTERM');
+    expect(await demo.exited).toBe(0);
+  }
+}, 30_000);
+
+test('with REDIS_URL but no TOKEN_ENCRYPTION_KEYS the demo refuses to start and says why', async () => {
+  const demo = runDemo({
+    PORT: String(await freePort()),
+    EMULATOR_PORT: String(await freePort()),
+    REDIS_URL: 'redis://127.0.0.1:1',
+  });
+  expect(await demo.exited).toBe(1);
+  expect(demo.output()).toMatch(/^TOKEN_ENCRYPTION_KEYS: /m);
+});
+
+test('the demo never runs with NODE_ENV=production', async () => {
+  const demo = runDemo({ NODE_ENV: 'production', PORT: String(await freePort()), EMULATOR_PORT: String(await freePort()) });
+  expect(await demo.exited).toBe(1);
+  expect(demo.output()).toMatch(/NODE_ENV=production/);
+});
