@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { RequestHandler } from 'express';
 
@@ -76,16 +76,37 @@ type Level = 'info' | 'warn' | 'error';
  * a request that logs nothing but its line builds no child logger at all.
  */
 export function createHttpLogger(logger: Logger): RequestHandler {
+  const children = new WeakMap<IncomingMessage, Logger>();
+  const withLog = new WeakSet<object>();
+  /**
+   * `req.log` is a getter on the app's request prototype (Express gives each app its own), not
+   * one defined on every request: a per-request accessor costs a property definition and gives
+   * each request object a shape of its own, which slows every later property access on it.
+   */
+  const install = (proto: object): void => {
+    Object.defineProperty(proto, 'log', {
+      configurable: true,
+      enumerable: false,
+      get(this: IncomingMessage): Logger {
+        let child = children.get(this);
+        if (child === undefined) {
+          child = logger.child({ reqId: this.id });
+          children.set(this, child);
+        }
+        return child;
+      },
+    });
+    withLog.add(proto);
+  };
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const id = requestId(req, res);
     req.id = id;
-    let child: Logger | undefined;
-    Object.defineProperty(req, 'log', {
-      configurable: true,
-      enumerable: false,
-      get: () => (child ??= logger.child({ reqId: id })),
-    });
+    const proto: unknown = Object.getPrototypeOf(req);
+    // Never on Node's own IncomingMessage.prototype (shared by every server in the process):
+    // outside an Express app, the getter goes on the request itself.
+    if (typeof proto !== 'object' || proto === null || proto === IncomingMessage.prototype) install(req);
+    else if (!withLog.has(proto)) install(proto);
     const done = (): void => {
       res.off('finish', done);
       res.off('close', done);
