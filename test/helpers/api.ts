@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ConnectionsAnswer } from '../../src/api/connections.js';
 import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
 import { createKeys } from '../../src/storage/keys.js';
@@ -48,4 +49,10 @@ export async function listConnections(b: Browser): Promise<ConnectionsBody> {
 /** The Redis key of a user's sealed Powens token. */
 export function tokenKey(stack: Stack, userId: string): string {
   return createKeys(stack.config.redis.prefix).token(userId);
+}
+
+/** A new app user with its own browser (by default sending X-CSRF: 1, as the frontend does). */
+export function freshUser(stack: Stack, headers: Record<string, string> = { 'x-csrf': '1' }): { userId: string; b: Browser } {
+  const userId = `user-${randomBytes(6).toString('hex')}`;
+  return { userId, b: stack.browser(userId, headers) };
 }

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { DEMO_BANK_ID } from '../../src/emulator/connectors.js';
-import { connectBank, expectProblem, listConnections, tokenKey } from '../helpers/api.js';
+import { connectBank, expectProblem, freshUser, listConnections, tokenKey } from '../helpers/api.js';
 import type { Browser } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -19,10 +18,7 @@ afterEach(() => {
 const knobs = () => stack.emulator.emulator.knobs;
 
 /** A fresh app user with its own browser, sending the CSRF header like the frontend does. */
-function newUser(): { userId: string; b: Browser } {
-  const userId = `user-${randomBytes(6).toString('hex')}`;
-  return { userId, b: stack.browser(userId, { 'x-csrf': '1' }) };
-}
+const newUser = (): { userId: string; b: Browser } => freshUser(stack);
 
 function powensUserOf(connectionId: number): number | undefined {
   return stack.emulator.emulator.state.connection(connectionId)?.id_user ?? undefined;

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { SAFE_METHODS } from '../../src/api/csrf.js';
 import type { Method, OpenApiDocument, Operation } from '../../src/api/openapi.js';
 import { catalogue } from '../../src/errors.js';
 import { CONNECTION_STATUSES } from '../../src/powens/status.js';
-import { connectBank } from '../helpers/api.js';
+import { connectBank, freshUser } from '../helpers/api.js';
 import type { Browser, Hop } from '../helpers/browser.js';
 import { listRoutes } from '../helpers/routes.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -83,10 +82,7 @@ function conforms(method: Method, path: string, hop: Hop): void {
   expect({ method, path, status, errors: ok ? null : validate.errors }).toEqual({ method, path, status, errors: null });
 }
 
-function newUser(s: Stack = stack): { userId: string; b: Browser } {
-  const userId = `user-${randomBytes(6).toString('hex')}`;
-  return { userId, b: s.browser(userId, { 'x-csrf': '1' }) };
-}
+const newUser = (s: Stack = stack): { userId: string; b: Browser } => freshUser(s);
 
 describe('the document', () => {
   test('is OpenAPI 3.1 with JSON Schema 2020-12, served as JSON', async () => {

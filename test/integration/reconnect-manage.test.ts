@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { completeWebview } from '../../src/emulator/driver.js';
-import { connectBank, listConnections } from '../helpers/api.js';
+import { connectBank, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser, Hop } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -17,10 +16,7 @@ afterEach(() => {
 
 const knobs = () => stack.emulator.emulator.knobs;
 
-function newUser(): { userId: string; b: Browser } {
-  const userId = `user-${randomBytes(6).toString('hex')}`;
-  return { userId, b: stack.browser(userId) };
-}
+const newUser = (): { userId: string; b: Browser } => freshUser(stack, {});
 
 /** Asserts a 302 to the emulator's webview for `flow` and returns its parameters. */
 function webviewParams(hop: Hop, flow: 'reconnect' | 'manage'): URLSearchParams {

@@ -489,20 +489,22 @@ describe('the other tuning variables', () => {
   });
 });
 
+/** A production environment with one or more problems in many variables. */
+const BAD: Record<string, string> = {
+  NODE_ENV: 'production',
+  PORT: 'eighty',
+  PUBLIC_URL: 'http://bank.example.com',
+  POWENS_DOMAIN: 'acme-sandbox',
+  POWENS_CLIENT_ID: 'client-id-123',
+  POWENS_CLIENT_SECRET: CLIENT_SECRET,
+  REDIS_URL: 'http://:redis-password-77@redis.example.com',
+  SESSION_SECRET: 'short-session-secret',
+  TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1.slice(0, 20)}`,
+  AUTH_MODE: 'demo',
+  WEBHOOK_HMAC_SECRET: 'tiny-hmac',
+};
+
 describe('a bad environment', () => {
-  const BAD: Record<string, string> = {
-    NODE_ENV: 'production',
-    PORT: 'eighty',
-    PUBLIC_URL: 'http://bank.example.com',
-    POWENS_DOMAIN: 'acme-sandbox',
-    POWENS_CLIENT_ID: 'client-id-123',
-    POWENS_CLIENT_SECRET: CLIENT_SECRET,
-    REDIS_URL: 'http://:redis-password-77@redis.example.com',
-    SESSION_SECRET: 'short-session-secret',
-    TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1.slice(0, 20)}`,
-    AUTH_MODE: 'demo',
-    WEBHOOK_HMAC_SECRET: 'tiny-hmac',
-  };
   const EXPECTED = ['PORT', 'PUBLIC_URL', 'REDIS_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS', 'AUTH_MODE', 'WEBHOOK_HMAC_SECRET'];
 
   it('lists every problem at once, one per variable, even when a number is malformed too', () => {
@@ -595,19 +597,7 @@ describe('the built entry point, started as a process with a bad environment', (
   const SECRETS = [CLIENT_SECRET, 'redis-password-77', 'short-session-secret', KEY_1.slice(0, 20), 'tiny-hmac'];
 
   it('exits 1 with one line per problem naming each variable, no secret and no stack trace', async () => {
-    const { code, stdout, stderr } = await run({
-      NODE_ENV: 'production',
-      PORT: 'eighty',
-      PUBLIC_URL: 'http://bank.example.com',
-      POWENS_DOMAIN: 'acme-sandbox',
-      POWENS_CLIENT_ID: 'client-id-123',
-      POWENS_CLIENT_SECRET: CLIENT_SECRET,
-      REDIS_URL: 'http://:redis-password-77@redis.example.com',
-      SESSION_SECRET: 'short-session-secret',
-      TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1.slice(0, 20)}`,
-      AUTH_MODE: 'demo',
-      WEBHOOK_HMAC_SECRET: 'tiny-hmac',
-    });
+    const { code, stdout, stderr } = await run(BAD);
     expect(code).toBe(1);
     const output = stdout + stderr;
     const lines = stderr.trimEnd().split('\n');
