@@ -456,6 +456,11 @@ function redisSection(e: StorageEnv, requireUrl: boolean, problem: Problem): Red
   const prefix = e.REDIS_PREFIX ?? 'powens-bff:';
   if (!/^[A-Za-z0-9:_.{}-]{1,64}$/.test(prefix)) {
     problem('REDIS_PREFIX', 'must be 1 to 64 characters among letters, digits and : _ . - { }');
+  } else if (!wholeHashTag(prefix)) {
+    // Redis Cluster hashes the text between the key's first `{` and the next `}`. A prefix with
+    // a `{` not closed by a non-empty tag would make that span differ between the keys one
+    // script or transaction writes together (a user's cache, lock and generation): CROSSSLOT.
+    problem('REDIS_PREFIX', 'a `{` must open a non-empty hash tag closed by `}` within the prefix, e.g. {bff}:');
   }
   return {
     url: e.REDIS_URL,
@@ -467,6 +472,12 @@ function redisSection(e: StorageEnv, requireUrl: boolean, problem: Problem): Red
     commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     startupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
   };
+}
+
+/** No `{`, or the first `{` starts a non-empty `{tag}` inside the prefix (then every key has that tag). */
+function wholeHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open === -1 || prefix.indexOf('}', open + 1) > open + 1;
 }
 
 /** `generated` is undefined when a missing value must be a problem rather than a random key. */

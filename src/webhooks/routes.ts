@@ -74,10 +74,16 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
   router.post(WEBHOOK_PATH, async (req: Request, res: Response) => {
     res.locals.route = WEBHOOK_PATH;
     res.locals.format = 'json';
-    const body = await readWebhookBody(req, config.webhookBodyLimitBytes);
-
     const secret = config.webhookHmacSecret;
     const signed = secret !== undefined && hasSignature(req.headers);
+    const given = signed ? undefined : bearerToken(req.headers);
+    // No credential at all: refused before the body is read (or inflated), so an anonymous
+    // sender neither gets another answer than 401 nor makes us buffer up to the body limit.
+    if (!signed && given === undefined) {
+      throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: 'no signature and no bearer token' } });
+    }
+    const body = await readWebhookBody(req, config.webhookBodyLimitBytes);
+
     if (signed) {
       const bodies = body.wire === body.payload ? [body.payload] : [body.payload, body.wire];
       const check = checkSignature(secret, { method: req.method, path: req.originalUrl, headers: req.headers }, bodies, deps.now());
@@ -85,12 +91,9 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
     }
     const payload = parseWebhookPayload(body.payload);
     let knownUser: string | null = null;
-    if (!signed) {
-      const given = bearerToken(req.headers);
-      knownUser = given === undefined ? null : await bearerUser(given, payload.powensUserId);
-      if (knownUser === null) {
-        throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: given === undefined ? 'no signature and no bearer token' : 'bearer token does not match' } });
-      }
+    if (given !== undefined) {
+      knownUser = await bearerUser(given, payload.powensUserId);
+      if (knownUser === null) throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: 'bearer token does not match' } });
     }
 
     const event = singleParam(req.query, 'event', 64);

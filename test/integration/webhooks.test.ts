@@ -135,6 +135,13 @@ describe('authentication', () => {
     expect(await stack.built.tokens.get(l.userId)).not.toBeNull();
   });
 
+  test('a delivery with neither signature nor bearer is a 401 whatever its body, malformed or over the limit', async () => {
+    const path = '/webhooks/powens?event=CONNECTION_SYNCED';
+    expectProblem(await post(path, '{"user": {', {}), 401);
+    expectProblem(await post(path, 'x'.repeat(stack.config.webhookBodyLimitBytes + 1), {}), 401);
+    expectProblem(await post(path, new Uint8Array(Buffer.from('not gzip')), { 'content-encoding': 'gzip' }), 401);
+  });
+
   test('neither the token nor the signature reaches the logs', async () => {
     const l = await linkedUser();
     const payload = knobs().webhookPayload('CONNECTION_SYNCED', { connectionId: l.connectionId });
