@@ -9,6 +9,7 @@ import { safeReturnTo, withQuery } from '../http/return-to.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { PowensClient } from '../powens/client.js';
+import { sessionOp } from '../storage/session.js';
 import type { StoredToken, TokenStore } from '../storage/tokens.js';
 import type { FlowKind, FlowStore, PendingFlow } from './state.js';
 import { webviewLang, webviewUrl } from './webview.js';
@@ -46,18 +47,10 @@ async function bindSession(req: Request, userId: string): Promise<void> {
   const session = req.session;
   if (session.userId !== undefined && session.userId !== userId) {
     const demoUserId = session.demoUserId;
-    await new Promise<void>((resolve, reject) => {
-      session.regenerate((err: unknown) => (err ? reject(err) : resolve()));
-    });
+    await sessionOp(req, 'regenerate');
     if (demoUserId !== undefined) req.session.demoUserId = demoUserId;
   }
   req.session.userId = userId;
-}
-
-async function saveSession(req: Request): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    req.session.save((err: unknown) => (err ? reject(err) : resolve()));
-  });
 }
 
 interface CallbackParams {
@@ -129,7 +122,7 @@ export function flowRouter(deps: FlowDeps): Router {
           connectionId,
           withCode: code !== null,
         });
-        await saveSession(req);
+        await sessionOp(req, 'save');
         res.setHeader('Cache-Control', 'no-store');
         res.redirect(
           302,

@@ -1,6 +1,6 @@
 import { RedisStore } from 'connect-redis';
 import session, { type SessionData } from 'express-session';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { Keys } from './keys.js';
 import { storeError, type RedisClient, type StoreErrorObserver } from './redis.js';
@@ -92,4 +92,13 @@ export function createSessionMiddleware(config: Config, redis: RedisClient, keys
       next(err);
     });
   };
+}
+
+type SessionOp = 'regenerate' | 'save' | 'destroy';
+
+/** express-session's callback methods as promises; a store failure rejects (a 503 upstream). */
+export function sessionOp(req: Request, op: SessionOp): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    req.session[op]((err: unknown) => (err ? reject(err) : resolve()));
+  });
 }

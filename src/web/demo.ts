@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { checkUserId, type Authenticator } from '../auth/user.js';
 import { safeReturnTo } from '../http/return-to.js';
 import { singleParam } from '../http/params.js';
+import { sessionOp } from '../storage/session.js';
 import { html, layout } from './html.js';
 
 /**
@@ -96,17 +97,17 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
     if (typeof raw !== 'string') throw new AppError('USER_ID_INVALID');
     const userId = checkUserId(raw);
     // A new sign-in always gets a new session id (no fixation).
-    await new Promise<void>((resolve, reject) => req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())));
+    await sessionOp(req, 'regenerate');
     req.session.demoUserId = userId;
     req.session.userId = userId;
-    await new Promise<void>((resolve, reject) => req.session.save((err: unknown) => (err ? reject(err) : resolve())));
+    await sessionOp(req, 'save');
     res.status(204).end();
   });
 
   router.delete('/demo/session', async (req, res) => {
     res.locals.route = '/demo/session';
     res.locals.format = 'json';
-    await new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+    await sessionOp(req, 'destroy');
     res.status(204).end();
   });
 
