@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { ConnectionView } from '../powens/status.js';
 import type { Keys } from '../storage/keys.js';
-import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { deleteIfEqual, guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 
 export interface ConnectionsCacheOptions {
   /** How long a user's list is served from Redis; 0 turns the cache off. */
@@ -47,11 +47,6 @@ if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
 end
 if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 return 1
-`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 /** Generations are kept long after any fill could still be running. */
@@ -153,7 +148,7 @@ export class ConnectionsCache {
   }
 
   private async release(userId: string, lockToken: string): Promise<void> {
-    await guard(this.redis.eval(RELEASE, 1, this.keys.connectionsLock(userId), lockToken), this.options.onStoreError);
+    await deleteIfEqual(this.redis, this.keys.connectionsLock(userId), lockToken, this.options.onStoreError);
   }
 
   /**

@@ -175,3 +175,12 @@ export async function guard<T>(op: Promise<T>, observe?: StoreErrorObserver): Pr
     throw storeError(err, observe);
   }
 }
+
+// Deletes only if the value is still the one the caller read or wrote: a value replaced
+// meanwhile (a token stored by another tab, a lock taken over after it expired) is left alone.
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** Compare-and-delete of one key; true when it was deleted. */
+export async function deleteIfEqual(redis: RedisClient, key: string, expected: string, observe?: StoreErrorObserver): Promise<boolean> {
+  return (await guard(redis.eval(DELETE_IF_EQUAL, 1, key, expected), observe)) === 1;
+}

@@ -1,7 +1,7 @@
 import type { TokenKey } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Keys } from './keys.js';
-import { guard, type RedisClient, type StoreErrorObserver } from './redis.js';
+import { deleteIfEqual, guard, type RedisClient, type StoreErrorObserver } from './redis.js';
 import { open, seal, SealError } from './seal.js';
 
 /** What the service keeps per app user. The whole record is sealed; Redis never sees it clear. */
@@ -16,10 +16,6 @@ interface SealedPayload {
   u: number | null;
   c: string;
 }
-
-// Deletes only if the value is still the one we read: a token stored meanwhile by another tab
-// or instance is never removed by a stale decision.
-const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export class TokenStore {
   constructor(
@@ -83,11 +79,11 @@ export class TokenStore {
     if (sealed === null) return false;
     const current = this.openRecord(userId, sealed);
     if (current.token !== expected.token) return false;
-    const removed = await guard(this.redis.eval(DELETE_IF_EQUAL, 1, this.keys.token(userId), sealed), this.onStoreError);
-    if (removed === 1 && current.powensUserId !== null) {
+    const removed = await deleteIfEqual(this.redis, this.keys.token(userId), sealed, this.onStoreError);
+    if (removed && current.powensUserId !== null) {
       await guard(this.redis.del(this.keys.powensUser(current.powensUserId)), this.onStoreError);
     }
-    return removed === 1;
+    return removed;
   }
 
   /** The app user a Powens user id belongs to (webhooks name users by Powens id). */
