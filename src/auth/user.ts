@@ -51,7 +51,27 @@ function headerUserId(req: Request, name: string): string | null {
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
+/**
+ * The user is resolved once per request, whoever asks first (the per-user rate limit, then
+ * requireUser, then a handler): in jwt mode each ask would otherwise verify the token again.
+ */
 export function createAuthenticator(config: Config): Authenticator {
+  const inner = resolveUser(config);
+  const resolved = new WeakMap<Request, Promise<string | null>>();
+  return {
+    mode: inner.mode,
+    userId: (req) => {
+      let user = resolved.get(req);
+      if (user === undefined) {
+        user = inner.userId(req);
+        resolved.set(req, user);
+      }
+      return user;
+    },
+  };
+}
+
+function resolveUser(config: Config): Authenticator {
   const auth = config.auth;
   switch (auth.mode) {
     case 'header':
