@@ -1,6 +1,5 @@
 import cors from 'cors';
-import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import helmet from 'helmet';
+import express, { type Express, type RequestHandler } from 'express';
 import { ConnectionsService } from './api/connections.js';
 import { connectionsCacheOptions } from './api/connections-cache.js';
 import { CSRF_EXEMPT_PATHS, csrfGuard } from './api/csrf.js';
@@ -9,12 +8,12 @@ import { createAuthenticator } from './auth/user.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { flowRouter } from './flows/routes.js';
-import { closeWhenDraining } from './server.js';
 import { FlowStore } from './flows/state.js';
 import { createErrorHandler } from './http/error-handler.js';
+import { securityHeaders } from './http/security-headers.js';
 import { createRateLimits } from './http/rate-limit.js';
 import { opsRouter, type Lifecycle } from './ops/health.js';
-import { createHttpLogger, type Logger } from './ops/logger.js';
+import { requestContext, type Logger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import type { PowensClient } from './powens/client.js';
 import { createKeys } from './storage/keys.js';
@@ -68,37 +67,8 @@ export function createApp(deps: AppDeps): BuiltApp {
   app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
 
-  app.use(createHttpLogger(logger));
-  app.use(closeWhenDraining(lifecycle));
-  app.use(requestMetrics(metrics));
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          fontSrc: ["'self'"],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          frameAncestors: ["'none'"],
-          formAction: ["'self'"],
-          ...(config.secureCookies ? { upgradeInsecureRequests: [] } : {}),
-        },
-      },
-      // HSTS only for an https PUBLIC_URL: sent for a local http setup, it would pin the host
-      // name (localhost) to https for a year in the developer's browser.
-      strictTransportSecurity: config.secureCookies ? { maxAge: 31536000, includeSubDomains: true } : false,
-      // The callback URL carries a code: no page of ours may leak it in a Referer.
-      referrerPolicy: { policy: 'no-referrer' },
-      // Like frame-ancestors 'none', for browsers that only know X-Frame-Options.
-      xFrameOptions: { action: 'deny' },
-      crossOriginEmbedderPolicy: false,
-    }),
-  );
+  app.use(requestContext({ logger, metrics, lifecycle }));
+  app.use(securityHeaders(config));
 
   app.use(opsRouter({ redis, lifecycle, metrics, metricsToken: config.metricsToken }));
   // Reads its own raw body (signature, gzip, size limit): before any body parser.
@@ -167,32 +137,4 @@ function asset(type: string, body: string): RequestHandler {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.type(type).send(body);
   };
-}
-
-/**
- * Request duration by route template, never by raw path (paths are attacker-chosen: one label
- * each would let anyone grow the registry without bound). The template is the one a handler set
- * in res.locals.route, else the Express route that matched (a request refused by a route's own
- * middleware, requireUser say, never reaches the handler), else one fixed label for everything
- * no route matched (404s for random paths, CORS preflights). Routers are mounted at fixed paths,
- * so baseUrl is a template too.
- */
-function requestMetrics(metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
-    const end = metrics.httpDuration.startTimer();
-    res.on('finish', () => {
-      end({ method: req.method, route: routeLabel(req, res), status: String(res.statusCode) });
-    });
-    next();
-  };
-}
-
-export const UNMATCHED_ROUTE = 'unmatched';
-
-function routeLabel(req: Request, res: Response): string {
-  if (typeof res.locals.route === 'string') return res.locals.route;
-  const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof path === 'string') return `${req.baseUrl}${path}`;
-  if (Array.isArray(path) && path.every((p) => typeof p === 'string')) return `${req.baseUrl}${path.join('|')}`;
-  return UNMATCHED_ROUTE;
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express, RequestHandler } from 'express';
+import type { Express } from 'express';
 import type { Config } from './config.js';
 import type { Lifecycle } from './ops/health.js';
 import type { Logger } from './ops/logger.js';
@@ -10,17 +10,6 @@ export interface RunningServer {
   url: string;
   /** Graceful: readiness 503, no new connections, in-flight requests finish, idle sockets close. */
   shutdown(): Promise<void>;
-}
-
-/**
- * Once shutdown starts, every response asks the client to close its keep-alive connection, so
- * sockets drain as their last request finishes.
- */
-export function closeWhenDraining(lifecycle: Lifecycle): RequestHandler {
-  return (_req, res, next) => {
-    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
-    next();
-  };
 }
 
 export async function startServer(
@@ -68,7 +57,7 @@ export async function startServer(
       }, config.shutdownTimeoutMs);
       force.unref();
       // close() stops accepting, and (Node 19+) closes idle keep-alive sockets; busy ones close
-      // after their response thanks to closeWhenDraining.
+      // after their response, which the request context marks `Connection: close` (ops/logger.ts).
       server.close(() => {
         clearTimeout(force);
         resolve();

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
+import { randomToken } from '../crypto.js';
 import type { ConnectionView } from '../powens/status.js';
 import type { Keys } from '../storage/keys.js';
 import { deleteIfEqual, guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
@@ -105,7 +105,7 @@ export class ConnectionsCache {
     await guard(
       this.redis
         .multi()
-        .set(this.keys.connectionsGeneration(userId), randomBytes(12).toString('base64url'), 'EX', GENERATION_TTL_SECONDS)
+        .set(this.keys.connectionsGeneration(userId), randomToken(16), 'EX', GENERATION_TTL_SECONDS)
         .del(this.keys.connectionsCache(userId))
         .exec(),
       this.options.onStoreError,
@@ -113,7 +113,7 @@ export class ConnectionsCache {
   }
 
   private async acquire(userId: string): Promise<Acquired> {
-    const lockToken = randomBytes(12).toString('base64url');
+    const lockToken = randomToken(16);
     const reply = (await guard(
       this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)),
       this.options.onStoreError,

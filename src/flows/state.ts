@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { digest } from '../crypto.js';
+import { digest, randomToken } from '../crypto.js';
 import type { Keys } from '../storage/keys.js';
 import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 
@@ -47,7 +46,7 @@ export class FlowStore {
   ) {}
 
   async create(sessionId: string, flow: Omit<PendingFlow, 'createdAt'>): Promise<string> {
-    const state = randomBytes(32).toString('base64url');
+    const state = randomToken(32);
     const s = digest(sessionId);
     const h = digest(state);
     const createdAt = this.now();

@@ -34,11 +34,15 @@ export interface WebviewParams {
 /** `${POWENS_WEBVIEW_URL}/{lang}/{flow}?domain&client_id&redirect_uri&state[&code][&connection_id]`. */
 export function webviewUrl(config: Config, lang: WebviewLang, kind: FlowKind, p: WebviewParams): string {
   const url = new URL(`${config.powens.webviewUrl}/${lang}/${kind}`);
-  url.searchParams.set('domain', config.powens.domain);
-  url.searchParams.set('client_id', config.powens.clientId);
-  url.searchParams.set('redirect_uri', config.powens.redirectUri);
-  url.searchParams.set('state', p.state);
-  if (p.code !== undefined) url.searchParams.set('code', p.code);
-  if (p.connectionId !== undefined) url.searchParams.set('connection_id', String(p.connectionId));
+  // Built apart and assigned once: each url.searchParams.set re-serializes the whole query.
+  const query = new URLSearchParams({
+    domain: config.powens.domain,
+    client_id: config.powens.clientId,
+    redirect_uri: config.powens.redirectUri,
+    state: p.state,
+  });
+  if (p.code !== undefined) query.set('code', p.code);
+  if (p.connectionId !== undefined) query.set('connection_id', String(p.connectionId));
+  url.search = query.toString();
   return url.href;
 }
