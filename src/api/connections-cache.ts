@@ -28,6 +28,14 @@ export function connectionsCacheOptions(config: Pick<Config, 'connectionsCacheTt
 export type Loaded = ConnectionView[] | null;
 
 /**
+ * The cache hands out the JSON text of a Loaded, as stored, and the API sends it inside its
+ * answer without parsing and serializing it again on every poll. Stored values carry a format
+ * tag: an entry of another format (an older release, a manual edit) is never served.
+ */
+export type LoadedJson = string;
+const FORMAT = 'v1:';
+
+/**
  * Either the cached list, or the fill lock, or neither (someone else is filling), and in every
  * case the current generation. Atomic, so a fill that finished between a miss and this call is
  * seen as a hit rather than causing a second Powens call.
@@ -52,7 +60,7 @@ return 1
 /** Generations are kept long after any fill could still be running. */
 const GENERATION_TTL_SECONDS = 86_400;
 
-type Acquired = { kind: 'hit'; loaded: Loaded } | { kind: 'lock' | 'busy'; generation: string; lockToken: string };
+type Acquired = { kind: 'hit'; json: LoadedJson } | { kind: 'lock' | 'busy'; generation: string; lockToken: string };
 
 /**
  * The per-user connections cache in Redis. Concurrent misses for one user cost one Powens call:
@@ -64,7 +72,7 @@ type Acquired = { kind: 'hit'; loaded: Loaded } | { kind: 'lock' | 'busy'; gener
  * never a token.
  */
 export class ConnectionsCache {
-  private readonly inflight = new Map<string, { generation: string; promise: Promise<Loaded> }>();
+  private readonly inflight = new Map<string, { generation: string; promise: Promise<LoadedJson> }>();
   private readonly pollMs: number;
 
   constructor(
@@ -79,15 +87,15 @@ export class ConnectionsCache {
     return this.options.ttlSeconds > 0;
   }
 
-  async get(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
-    if (!this.enabled) return load();
+  async get(userId: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
+    if (!this.enabled) return JSON.stringify(await load());
     const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError);
     const cached = parse(raw);
-    if (cached !== undefined) return cached.loaded;
+    if (cached !== undefined) return cached;
     // Not ours to read (an older format, a manual edit): drop it rather than wait for its TTL.
     if (raw !== null) await this.invalidate(userId);
     const first = await this.acquire(userId);
-    if (first.kind === 'hit') return first.loaded;
+    if (first.kind === 'hit') return first.json;
     const shared = this.inflight.get(userId);
     if (shared !== undefined && shared.generation === first.generation && first.kind === 'busy') return shared.promise;
     const promise = first.kind === 'lock' ? this.fill(userId, first.generation, first.lockToken, load) : this.wait(userId, load);
@@ -122,24 +130,24 @@ export class ConnectionsCache {
     if (kind === 'hit') {
       const hit = parse(cached);
       // Unreadable: written by someone else just now; wait for the next look.
-      return hit === undefined ? { kind: 'busy', generation, lockToken } : { kind: 'hit', loaded: hit.loaded };
+      return hit === undefined ? { kind: 'busy', generation, lockToken } : { kind: 'hit', json: hit };
     }
     return { kind: kind === 'lock' ? 'lock' : 'busy', generation, lockToken };
   }
 
-  private async fill(userId: string, generation: string, lockToken: string, load: () => Promise<Loaded>): Promise<Loaded> {
-    let loaded: Loaded;
+  private async fill(userId: string, generation: string, lockToken: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
+    let json: LoadedJson;
     try {
-      loaded = await load();
+      json = JSON.stringify(await load());
     } catch (err: unknown) {
       await this.release(userId, lockToken).catch(() => undefined);
       throw err;
     }
     await guard(
-      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, JSON.stringify(loaded), String(this.options.ttlSeconds), lockToken),
+      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, FORMAT + json, String(this.options.ttlSeconds), lockToken),
       this.options.onStoreError,
     );
-    return loaded;
+    return json;
   }
 
   /** KEYS of ACQUIRE and STORE; one hash tag, so one Cluster slot. */
@@ -155,27 +163,27 @@ export class ConnectionsCache {
    * Another instance is filling: poll until its answer is cached. When the lock is gone without
    * an answer (the holder failed, died, or its answer was outdated), take the lock and fill.
    */
-  private async wait(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
+  private async wait(userId: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
     const deadline = Date.now() + 2 * this.options.lockMs;
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
       const next = await this.acquire(userId);
-      if (next.kind === 'hit') return next.loaded;
+      if (next.kind === 'hit') return next.json;
       if (next.kind === 'lock') return this.fill(userId, next.generation, next.lockToken, load);
       // A lock that outlives its own expiry means Redis misbehaves: answer without the cache.
-      if (Date.now() > deadline) return load();
+      if (Date.now() > deadline) return JSON.stringify(await load());
     }
   }
 }
 
-/** A cached entry (`null` for a user with no token, else the views), or undefined. */
-function parse(value: string | null): { loaded: Loaded } | undefined {
-  if (value === null || value === '') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (parsed === null) return { loaded: null };
-    return Array.isArray(parsed) ? { loaded: parsed as ConnectionView[] } : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The JSON text of a cached entry (`null` for a user with no token, else the views), or
+ * undefined for anything this release did not write. Only the tag and the outer shape are
+ * checked: the text itself was produced by JSON.stringify in fill(), and parsing it on every
+ * hit would cost more than the rest of the cache's work.
+ */
+function parse(value: string | null): LoadedJson | undefined {
+  if (value === null || !value.startsWith(FORMAT)) return undefined;
+  const json = value.slice(FORMAT.length);
+  return json === 'null' || (json.startsWith('[') && json.endsWith(']')) ? json : undefined;
 }

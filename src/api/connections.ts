@@ -11,7 +11,7 @@ export interface ConnectionsAnswer {
   connections: ConnectionView[];
 }
 
-const NOT_LINKED: ConnectionsAnswer = { linked: false, connections: [] };
+const NOT_LINKED_JSON = JSON.stringify({ linked: false, connections: [] } satisfies ConnectionsAnswer);
 
 /**
  * A user's bank connections as the frontend sees them, and the changes it may make. A token
@@ -31,9 +31,11 @@ export class ConnectionsService {
     this.cache = new ConnectionsCache(redis, keys, cacheOptions);
   }
 
-  async list(userId: string): Promise<ConnectionsAnswer> {
+  /** The user's list as the JSON text of a ConnectionsAnswer, ready to send. */
+  async listJson(userId: string): Promise<string> {
     const views = await this.cache.get(userId, () => this.load(userId));
-    return views === null ? NOT_LINKED : { linked: true, connections: views };
+    // Spliced as text: the cache holds the views' JSON exactly as JSON.stringify wrote it.
+    return views === 'null' ? NOT_LINKED_JSON : `{"linked":true,"connections":${views}}`;
   }
 
   private async load(userId: string): Promise<ConnectionView[] | null> {

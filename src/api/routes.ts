@@ -29,7 +29,9 @@ export function apiRouter(deps: ApiDeps): Router {
   router.get('/me/connections', user, async (_req, res) => {
     res.locals.route = '/me/connections';
     res.setHeader('Cache-Control', 'no-store');
-    res.json(await deps.connections.list(currentUser(res)));
+    const body = await deps.connections.listJson(currentUser(res));
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.send(body);
   });
 
   router.delete('/me/connections/:id', user, async (req, res) => {

@@ -84,6 +84,13 @@ interface Figures {
   p99Ms: number;
   maxMs: number;
   ratio: number | null;
+  /**
+   * The baseline's req/s measured right before and right after this scenario (half its duration
+   * each), and their mean, which the ratio is taken against. On a shared virtual machine the
+   * speed drifts by tens of percent within minutes; a baseline measured once, minutes earlier,
+   * would make the ratio a figure of the drift rather than of the route.
+   */
+  adjacentBaselineRps: { before: number; after: number; mean: number } | null;
   expectedStatus: number[];
   /** Connection errors, timeouts and answers with another status than expected. */
   errors: number;
@@ -160,6 +167,7 @@ async function cannon(run: Run): Promise<Figures> {
     p99Ms: result.latency.p99,
     maxMs: result.latency.max,
     ratio: null,
+    adjacentBaselineRps: null,
     expectedStatus: run.expectedStatus,
     errors: result.errors + (answered - expected),
     cpuUsPerRequest,
@@ -297,16 +305,23 @@ async function main(): Promise<void> {
     const d = opts.duration;
     const warm = Math.max(1, Math.min(2, Math.floor(d / 5)));
     const figures: Figures[] = [];
+    const helloRun: Run = { name: 'baseline', route: 'GET / (bare Express 5)', url: `${helloUrl}/`, expectedStatus: [200], connections: c, duration: d, pid: hello.pid };
+    const baselineSlice = async (): Promise<number> => (await cannon({ ...helloRun, duration: Math.max(1, Math.round(d / 2)) })).rps;
     const measure = async (run: Run, warmUp = true): Promise<Figures> => {
       if (warmUp) await cannon({ ...run, duration: warm, amount: undefined });
       log(`  ${run.name} ...`);
+      const before = run.name === 'baseline' ? undefined : await baselineSlice();
       const f = await cannon(run);
+      if (before !== undefined) {
+        const after = await baselineSlice();
+        f.adjacentBaselineRps = { before, after, mean: round((before + after) / 2, 0) };
+      }
       figures.push(f);
       return f;
     };
 
     log(`powens-connect-bff benchmark: ${c} connections, ${d} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`);
-    const baseline = await measure({ name: 'baseline', route: 'GET / (bare Express 5)', url: `${helloUrl}/`, expectedStatus: [200], connections: c, duration: d, pid: hello.pid });
+    await measure(helloRun);
 
     if (opts.only.has('healthz')) {
       await measure({ name: 'healthz', route: 'GET /healthz', url: `${a}/healthz`, expectedStatus: [200], connections: c, duration: d, pid: serviceA.pid });
@@ -424,7 +439,7 @@ async function main(): Promise<void> {
       emulator: peakRss(emulator.pid),
       baseline: peakRss(hello.pid),
     };
-    for (const f of figures) f.ratio = f.name === 'baseline' ? 1 : round(f.rps / baseline.rps, 2);
+    for (const f of figures) f.ratio = f.adjacentBaselineRps === null ? 1 : round(f.rps / f.adjacentBaselineRps.mean, 2);
 
     const byName = (name: string): Figures | undefined => figures.find((f) => f.name === name);
     const targets: { name: string; figure: string; target: string; met: boolean }[] = [];
@@ -446,10 +461,11 @@ async function main(): Promise<void> {
     }
 
     log('');
-    log('| scenario | req/s | p50 ms | p99 ms | x baseline | errors | server CPU µs/req | server peak RSS so far | other load (CPUs) |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log('| scenario | req/s | p50 ms | p99 ms | baseline req/s (before/after) | x baseline | errors | server CPU µs/req | server peak RSS so far | other load (CPUs) |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const f of figures) {
-      const cells = [f.route, f.rps, f.p50Ms, f.p99Ms, f.ratio ?? '', f.errors, f.cpuUsPerRequest ?? 'n/a', f.peakRssBytes === null ? 'n/a' : mb(f.peakRssBytes), f.otherLoadCpus ?? 'n/a'];
+      const adjacent = f.adjacentBaselineRps === null ? '' : `${f.adjacentBaselineRps.before} / ${f.adjacentBaselineRps.after}`;
+      const cells = [f.route, f.rps, f.p50Ms, f.p99Ms, adjacent, f.ratio ?? '', f.errors, f.cpuUsPerRequest ?? 'n/a', f.peakRssBytes === null ? 'n/a' : mb(f.peakRssBytes), f.otherLoadCpus ?? 'n/a'];
       log(`| ${cells.join(' | ')} |`);
     }
     log('');

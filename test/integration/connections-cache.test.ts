@@ -44,12 +44,23 @@ describe('the connections cache', () => {
     expect(again).toEqual(first);
     expect(knobs().calls('connections.list')).toBe(1);
     const cached = await stack.inspect.get(keys().connectionsCache(userId));
-    expect(JSON.parse(cached ?? 'null')).toEqual(first.connections);
+    expect(cached?.startsWith('v1:')).toBe(true);
+    expect(JSON.parse(cached?.slice(3) ?? 'null')).toEqual(first.connections);
     const stored = await stack.built.tokens.get(userId);
     expect(cached).not.toContain(stored?.token);
     const ttl = await stack.inspect.ttl(keys().connectionsCache(userId));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(stack.config.connectionsCacheTtlSeconds);
+  });
+
+  test('an entry this release did not write is never served', async () => {
+    const { userId, b, connectionId } = await linkedUser();
+    for (const foreign of ['[{"id":999}]', 'v1:{"id":999}', 'v2:[{"id":999}]', 'v1:[{"id":999}']) {
+      await stack.inspect.set(keys().connectionsCache(userId), foreign, 'EX', 60);
+      knobs().reset();
+      expect((await listConnections(b)).connections.map((c) => c.id)).toEqual([connectionId]);
+      expect(knobs().calls('connections.list')).toBe(1);
+    }
   });
 
   test('a user never sees a connection they just removed', async () => {
@@ -71,7 +82,7 @@ describe('the connections cache', () => {
     const userId = `user-${randomBytes(6).toString('hex')}`;
     const b = stack.browser(userId, { 'x-csrf': '1' });
     expect(await listConnections(b)).toEqual({ linked: false, connections: [] });
-    expect(await stack.inspect.get(keys().connectionsCache(userId))).toBe('null');
+    expect(await stack.inspect.get(keys().connectionsCache(userId))).toBe('v1:null');
     const id = await connectBank(b);
     expect((await listConnections(b)).connections.map((c) => c.id)).toEqual([id]);
   });
@@ -175,13 +186,13 @@ describe('ConnectionsCache', () => {
     while ((await stack.inspect.get(keys().connectionsLock(userId))) === null) await new Promise((r) => setTimeout(r, 5));
     await cache.invalidate(userId);
     release([view(1)]);
-    expect(await first).toEqual([view(1)]);
+    expect(JSON.parse(await first)).toEqual([view(1)]);
     let loads = 0;
     const next = await cache.get(userId, () => {
       loads += 1;
       return Promise.resolve([]);
     });
-    expect(next).toEqual([]);
+    expect(next).toBe('[]');
     expect(loads).toBe(1);
   });
 });
