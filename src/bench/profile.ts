@@ -32,8 +32,13 @@ export interface ProfileSummary {
   totalMs: number;
   busyMs: number;
   owners: { owner: string; ms: number; share: number }[];
-  /** Time with the owner anywhere on the stack: what a middleware costs with all it calls. */
-  inclusive: { owner: string; ms: number; share: number }[];
+  /**
+   * Each sample charged to the innermost package or app file on its stack, Node's internals
+   * and V8's natives skipped: the socket write, header validation or HMAC a middleware asks
+   * for count as that middleware's. "Inclusive" time says little in a middleware chain, where
+   * every layer has all the later ones on its stack through next().
+   */
+  charged: { owner: string; ms: number; share: number }[];
   functions: { fn: string; ms: number; share: number }[];
 }
 
@@ -41,18 +46,23 @@ export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
-  const stackOwners = new Map<number, Set<string>>();
-  const ownersOnStack = (id: number): Set<string> => {
-    const known = stackOwners.get(id);
+  const chargedTo = new Map<number, string>();
+  const nearestOwner = (id: number): string => {
+    const known = chargedTo.get(id);
     if (known !== undefined) return known;
     const node = byId.get(id);
-    const up = parent.get(id);
-    const set = new Set(up === undefined ? [] : ownersOnStack(up));
-    if (node !== undefined && node.callFrame.url !== '') set.add(ownerOf(node.callFrame.url, node.callFrame.functionName));
-    stackOwners.set(id, set);
-    return set;
+    let owner: string;
+    if (node === undefined) owner = '(unknown)';
+    else if (node.callFrame.url === '' && node.callFrame.functionName.startsWith('(')) owner = ownerOf('', node.callFrame.functionName);
+    else {
+      const own = ownerOf(node.callFrame.url, node.callFrame.functionName);
+      const up = parent.get(id);
+      owner = own.startsWith('pkg:') || own.startsWith('app:') ? own : up === undefined ? '(node only)' : nearestOwner(up);
+    }
+    chargedTo.set(id, owner);
+    return owner;
   };
-  const inclusive = new Map<string, number>();
+  const charged = new Map<string, number>();
   const owners = new Map<string, number>();
   const functions = new Map<string, number>();
   let total = 0;
@@ -69,7 +79,8 @@ export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
     }
     const owner = ownerOf(url, functionName);
     owners.set(owner, (owners.get(owner) ?? 0) + us);
-    for (const o of ownersOnStack(id)) inclusive.set(o, (inclusive.get(o) ?? 0) + us);
+    const to = nearestOwner(id);
+    charged.set(to, (charged.get(to) ?? 0) + us);
     const fn = `${functionName || '(anonymous)'} ${owner}${url === '' ? '' : `:${lineNumber + 1}`}`;
     functions.set(fn, (functions.get(fn) ?? 0) + us);
   });
@@ -83,7 +94,7 @@ export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
     totalMs: Math.round(total / 1000),
     busyMs: Math.round(busy / 1000),
     owners: rank(owners).map(({ k, ms, share }) => ({ owner: k, ms, share })),
-    inclusive: rank(inclusive).map(({ k, ms, share }) => ({ owner: k, ms, share })),
+    charged: rank(charged).map(({ k, ms, share }) => ({ owner: k, ms, share })),
     functions: rank(functions).map(({ k, ms, share }) => ({ fn: k, ms, share })),
   };
 }
@@ -98,8 +109,8 @@ export function summarizeProfiles(dir: string): string {
     out.push(`CPU profile ${join(dir, file)}: ${s.busyMs} ms busy of ${s.totalMs} ms`);
     out.push('  self time by owner:');
     for (const o of s.owners) out.push(`    ${String(o.share).padStart(5)} %  ${String(o.ms).padStart(7)} ms  ${o.owner}`);
-    out.push('  time with the owner on the stack (inclusive):');
-    for (const o of s.inclusive) out.push(`    ${String(o.share).padStart(5)} %  ${String(o.ms).padStart(7)} ms  ${o.owner}`);
+    out.push('  charged to the nearest package or app file on the stack (with the Node work it asked for):');
+    for (const o of s.charged) out.push(`    ${String(o.share).padStart(5)} %  ${String(o.ms).padStart(7)} ms  ${o.owner}`);
     out.push('  self time by function:');
     for (const f of s.functions) out.push(`    ${String(f.share).padStart(5)} %  ${String(f.ms).padStart(7)} ms  ${f.fn}`);
   }
