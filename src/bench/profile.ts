@@ -53,6 +53,8 @@ export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
     const node = byId.get(id);
     let owner: string;
     if (node === undefined) owner = '(unknown)';
+    // Reached the top without meeting a package or app file: Node's own HTTP server and sockets.
+    else if (node.callFrame.functionName === '(root)') owner = '(node only)';
     else if (node.callFrame.url === '' && node.callFrame.functionName.startsWith('(')) owner = ownerOf('', node.callFrame.functionName);
     else {
       const own = ownerOf(node.callFrame.url, node.callFrame.functionName);

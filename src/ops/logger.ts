@@ -124,7 +124,8 @@ export function requestContext({ logger, metrics, lifecycle }: RequestContextDep
     // outside an Express app, the getter goes on the request itself.
     if (typeof proto !== 'object' || proto === null || proto === IncomingMessage.prototype) install(req);
     else if (!withLog.has(proto)) install(proto);
-    res.once('close', () => {
+    // 'close' comes once per response: a plain listener, without once()'s wrapper per request.
+    res.on('close', () => {
       const ms = performance.now() - started;
       const status = res.statusCode;
       const aborted = !res.writableFinished;
