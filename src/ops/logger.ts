@@ -73,7 +73,7 @@ export interface RequestContextDeps {
   lifecycle: Lifecycle;
 }
 
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 
 /**
  * The first middleware of every request and all its bookkeeping in one place: the request id

@@ -1,0 +1,44 @@
+import { digest, randomToken, safeEqual } from '../../src/crypto.js';
+
+describe('random tokens from the pooled CSPRNG', () => {
+  test('never repeat, across many refills of the pool', () => {
+    const seen = new Set<string>();
+    // 4 KiB a pool: 20,000 tokens of 32 bytes use it up about 156 times.
+    for (let i = 0; i < 20_000; i++) seen.add(randomToken(32));
+    expect(seen.size).toBe(20_000);
+  });
+
+  test('are base64url of exactly the bytes asked for', () => {
+    for (const bytes of [16, 24, 32, 255, 256]) {
+      const token = randomToken(bytes);
+      expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(Buffer.from(token, 'base64url')).toHaveLength(bytes);
+    }
+  });
+
+  test('are not all zero when taken right at the end of a pool', () => {
+    // Sizes that do not divide 4096 leave a tail smaller than the next request: the pool must be
+    // refilled, not read past its end or handed out wiped.
+    for (let i = 0; i < 2000; i++) {
+      const token = Buffer.from(randomToken(200), 'base64url');
+      expect(token.some((b) => b !== 0)).toBe(true);
+    }
+  });
+
+  test('refuse sizes too small to be secrets, too large, or not whole', () => {
+    for (const bytes of [0, 8, 15, 257, 16.5, Number.NaN]) expect(() => randomToken(bytes)).toThrow(RangeError);
+  });
+});
+
+describe('digests and constant-time comparison', () => {
+  test('digest is the base64url SHA-256 of the text', () => {
+    expect(digest('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+  });
+
+  test('safeEqual tells equal strings from different ones of any length', () => {
+    expect(safeEqual('secret', 'secret')).toBe(true);
+    expect(safeEqual('secret', 'secreT')).toBe(false);
+    expect(safeEqual('secret', 'secret-longer')).toBe(false);
+    expect(safeEqual('', '')).toBe(true);
+  });
+});
