@@ -29,11 +29,11 @@ export type Loaded = ConnectionView[] | null;
 
 /**
  * The cache hands out the JSON text of a Loaded, as stored, and the API sends it inside its
- * answer without parsing and serializing it again on every poll. Stored values carry a format
- * tag: an entry of another format (an older release, a manual edit) is never served.
+ * answer without parsing and serializing it again on every poll. The stored text is the same as
+ * the previous release's (JSON.stringify of the views, or `null`), so instances of both can share
+ * one Redis during a rolling deploy without invalidating each other's entries.
  */
 export type LoadedJson = string;
-const FORMAT = 'v1:';
 
 /**
  * Either the cached list, or the fill lock, or neither (someone else is filling), and in every
@@ -144,7 +144,7 @@ export class ConnectionsCache {
       throw err;
     }
     await guard(
-      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, FORMAT + json, String(this.options.ttlSeconds), lockToken),
+      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken),
       this.options.onStoreError,
     );
     return json;
@@ -178,12 +178,13 @@ export class ConnectionsCache {
 
 /**
  * The JSON text of a cached entry (`null` for a user with no token, else the views), or
- * undefined for anything this release did not write. Only the tag and the outer shape are
- * checked: the text itself was produced by JSON.stringify in fill(), and parsing it on every
- * hit would cost more than the rest of the cache's work.
+ * undefined when it is not an array or null. Only that outer shape is checked, not the whole
+ * text: fill() wrote it with JSON.stringify, and parsing it on every hit would cost more than
+ * the rest of the cache's work. So Redis is trusted with the integrity of this entry as it is
+ * with sessions and pending flows (whoever can write to Redis can forge those too); it is never
+ * trusted with a secret (tokens are sealed).
  */
 function parse(value: string | null): LoadedJson | undefined {
-  if (value === null || !value.startsWith(FORMAT)) return undefined;
-  const json = value.slice(FORMAT.length);
-  return json === 'null' || (json.startsWith('[') && json.endsWith(']')) ? json : undefined;
+  if (value === null) return undefined;
+  return value === 'null' || (value.startsWith('[') && value.endsWith(']')) ? value : undefined;
 }

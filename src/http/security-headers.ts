@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import type { Config } from '../config.js';
 
 /** The policy: helmet's defaults with a strict CSP for our own pages and no Referer ever. */
-function policy(config: Pick<Config, 'secureCookies'>): ReturnType<typeof helmet> {
+export function securityPolicy(config: Pick<Config, 'secureCookies'>): ReturnType<typeof helmet> {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -38,7 +38,8 @@ function policy(config: Pick<Config, 'secureCookies'>): ReturnType<typeof helmet
  * then copied onto every response. Helmet rebuilds and re-validates the CSP string and runs a
  * chain of a dozen middlewares on each request, although nothing in this policy depends on the
  * request (no nonce): that was a few percent of the CPU of a health check. Helmet stays the one
- * source of the names and values; the headers tests compare every response with them.
+ * source of the names and values; a test compares the replayed headers with helmet's own
+ * middleware run per request, for both http and https settings.
  */
 export function securityHeaders(config: Pick<Config, 'secureCookies'>): RequestHandler {
   const set: [string, string][] = [];
@@ -53,7 +54,7 @@ export function securityHeaders(config: Pick<Config, 'secureCookies'>): RequestH
   };
   let failure: unknown;
   let finished = false;
-  policy(config)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+  securityPolicy(config)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
     failure = err;
     finished = true;
   });

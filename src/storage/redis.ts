@@ -37,8 +37,9 @@ export type RedisClient = Redis | Cluster;
  *   costs about a fifth less CPU (docs/PERFORMANCE.md). The cost: a command waits for the end of
  *   the current I/O phase (setImmediate) before it is sent. The fail-fast options above hold
  *   all the same: a pipeline on a stream that is not writeable is rejected at once, every
- *   command in it. Not for Cluster: ioredis groups a Cluster's auto-pipelines by the slot of a
- *   command's first argument, which misroutes scripts (redis/ioredis#2109).
+ *   command in it. Not for Cluster: a Cluster's auto-pipeline that meets a MOVED during a
+ *   resharding or failover fails or misroutes commands of other slots with it
+ *   (redis/ioredis#2075, open).
  */
 function baseOptions(cfg: RedisConfig): RedisOptions {
   return {
