@@ -3,7 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { ConnectionsService } from './api/connections.js';
 import { connectionsCacheOptions } from './api/connections-cache.js';
 import { CSRF_EXEMPT_PATHS, csrfGuard } from './api/csrf.js';
-import { apiRouter } from './api/routes.js';
+import { addApiRoutes } from './api/routes.js';
 import { createAuthenticator } from './auth/user.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
@@ -12,7 +12,7 @@ import { FlowStore } from './flows/state.js';
 import { createErrorHandler } from './http/error-handler.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createRateLimits } from './http/rate-limit.js';
-import { opsRouter, type Lifecycle } from './ops/health.js';
+import { addOpsRoutes, type Lifecycle } from './ops/health.js';
 import { requestContext, type Logger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import type { PowensClient } from './powens/client.js';
@@ -70,9 +70,13 @@ export function createApp(deps: AppDeps): BuiltApp {
   app.use(requestContext({ logger, metrics, lifecycle }));
   app.use(securityHeaders(config));
 
-  app.use(opsRouter({ redis, lifecycle, metrics, metricsToken: config.metricsToken }));
+  // The ops, webhook and API routes are added to the app itself, not mounted as nested Routers:
+  // a nested Router that matches nothing still runs its own dispatch and hands the request back
+  // through setImmediate (Express 5's router), on every request to every later route. Three of
+  // them sat before the flow routes.
+  addOpsRoutes(app, { redis, lifecycle, metrics, metricsToken: config.metricsToken });
   // Reads its own raw body (signature, gzip, size limit): before any body parser.
-  app.use(webhooks.router);
+  webhooks.addRoutes(app);
   app.get('/assets/app.css', asset('text/css', APP_CSS));
   app.get('/assets/demo.js', asset('text/javascript', DEMO_JS));
 
@@ -89,14 +93,13 @@ export function createApp(deps: AppDeps): BuiltApp {
   );
   app.use(csrfGuard([selfOrigin, ...config.corsOrigins], CSRF_EXEMPT_PATHS));
 
-  const api = apiRouter({ config, auth, connections });
   const jsonFormat: RequestHandler = (_req, res, next) => {
     res.locals.format = 'json';
     next();
   };
   // The demo knows its user from the session; the other modes need no session for the API.
   app.use('/me', jsonFormat, limits.perIp, ...(auth.mode === 'demo' ? [session] : []), limits.perUser);
-  app.use(api);
+  addApiRoutes(app, { config, auth, connections });
 
   const pageFormat: RequestHandler = (_req, res, next) => {
     res.locals.format ??= 'page';

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import express, { type IRouter } from 'express';
 import { currentUser, requireUser, type Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -12,8 +12,8 @@ export interface ApiDeps {
   connections: ConnectionsService;
 }
 
-export function apiRouter(deps: ApiDeps): Router {
-  const router = Router();
+/** Adds /openapi.json and /me/connections to the app (app.ts says why not a nested Router). */
+export function addApiRoutes(router: IRouter, deps: ApiDeps): void {
   const user = requireUser(deps.auth, deps.config, 'json');
   // Scoped to the API: other routers (the demo sign-in) set their own, smaller limits.
   router.use('/me', express.json({ limit: '16kb', strict: true }));
@@ -48,5 +48,4 @@ export function apiRouter(deps: ApiDeps): Router {
     res.status(204).end();
   });
 
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { IRouter } from 'express';
 import type { Metrics } from './metrics.js';
 import type { RedisClient } from '../storage/redis.js';
 import { safeEqual } from '../crypto.js';
@@ -24,8 +24,8 @@ async function redisAnswers(redis: RedisClient): Promise<boolean> {
   }
 }
 
-export function opsRouter(deps: { redis: RedisClient; lifecycle: Lifecycle; metrics: Metrics; metricsToken: string | undefined }): Router {
-  const router = Router();
+/** Adds /healthz, /readyz and /metrics to the app (app.ts says why not a nested Router). */
+export function addOpsRoutes(router: IRouter, deps: { redis: RedisClient; lifecycle: Lifecycle; metrics: Metrics; metricsToken: string | undefined }): void {
   router.get('/healthz', (_req, res) => {
     res.locals.route = '/healthz';
     res.setHeader('Cache-Control', 'no-store');
@@ -56,5 +56,4 @@ export function opsRouter(deps: { redis: RedisClient; lifecycle: Lifecycle; metr
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.send(await deps.metrics.registry.metrics());
   });
-  return router;
 }

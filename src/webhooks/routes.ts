@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import type { IRouter, Request, Response } from 'express';
 import type { ConnectionsService } from '../api/connections.js';
 import type { Config } from '../config.js';
 import { safeEqual } from '../crypto.js';
@@ -30,7 +30,8 @@ export interface WebhookDeps {
 }
 
 export interface WebhookReceiver {
-  router: Router;
+  /** Adds POST /webhooks/powens to the app (app.ts says why not a nested Router). */
+  addRoutes(router: IRouter): void;
   /** Resolves once the work of every accepted webhook is done. */
   idle(): Promise<void>;
 }
@@ -46,7 +47,6 @@ type Outcome = 'accepted' | 'duplicate' | 'ignored';
 export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
   const { config, redis, keys, tokens, connections, logger } = deps;
   const queue = new WorkQueue(4, 10_000, (err) => logger.error({ err: safeError(err) }, 'webhook work failed'));
-  const router = Router();
 
   /** The app user whose stored token is `given`, among those the Powens user id maps to. */
   async function bearerUser(given: string, powensUserId: number | undefined): Promise<string | null> {
@@ -71,7 +71,7 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
     await connections.invalidate(userId);
   }
 
-  router.post(WEBHOOK_PATH, async (req: Request, res: Response) => {
+  const receive = async (req: Request, res: Response): Promise<void> => {
     res.locals.route = WEBHOOK_PATH;
     res.locals.format = 'json';
     const secret = config.webhookHmacSecret;
@@ -121,7 +121,12 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
       throw new AppError('STORE_UNAVAILABLE', { retryAfter: 30, logDetail: { reason: 'webhook queue full' } });
     }
     answer(202, 'accepted');
-  });
+  };
 
-  return { router, idle: () => queue.idle() };
+  return {
+    addRoutes: (router) => {
+      router.post(WEBHOOK_PATH, receive);
+    },
+    idle: () => queue.idle(),
+  };
 }
