@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
 import type { Browser } from '../helpers/browser.js';
 import { expectErrorPage, logEntries, storedFor } from '../helpers/pages.js';
 import { startConnect, startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';
@@ -31,6 +31,14 @@ async function storedToken(userId: string): Promise<string | undefined> {
 /** The Powens user id behind a connection id, at the emulator. */
 function powensUserOf(connectionId: number): number | undefined {
   return emulatorState().connection(connectionId)?.id_user;
+}
+
+/** One flow through the webview: the webview URL and the callback URL, whose answer must be `status`. */
+async function throughWebview(b: Browser, action: WebviewAction, status: number): Promise<{ webview: URL; back: URL }> {
+  const webview = new URL(await startConnect(b));
+  const back = await completeWebview(webview.href, action);
+  expect((await b.get(back.href)).status).toBe(status);
+  return { webview, back };
 }
 
 function connectionIdOf(location: string | undefined): number {
@@ -230,12 +238,8 @@ describe('return_to', () => {
 describe('what is kept and what is logged', () => {
   it('leaves no token, code, state or client secret in clear in any Redis key or value', async () => {
     const b = stack.browser('redis-reader');
-    const w1 = new URL(await startConnect(b));
-    const back1 = await completeWebview(w1.href, { kind: 'connect' });
-    expect((await b.get(back1.href)).status).toBe(303);
-    const w2 = new URL(await startConnect(b));
-    const back2 = await completeWebview(w2.href, { kind: 'connect' });
-    expect((await b.get(back2.href)).status).toBe(303);
+    const { webview: w1, back: back1 } = await throughWebview(b, { kind: 'connect' }, 303);
+    const { webview: w2 } = await throughWebview(b, { kind: 'connect' }, 303);
 
     const token = await storedToken('redis-reader');
     // The token is the real one: the emulator knows it.
@@ -269,22 +273,14 @@ describe('what is kept and what is logged', () => {
   it('logs no client secret, token, code, state or cookie value over whole flows, failures included', async () => {
     const from = stack.logs.length;
     const b = stack.browser('log-reader');
-    const w1 = new URL(await startConnect(b));
-    const back1 = await completeWebview(w1.href, { kind: 'connect' });
-    expect((await b.get(back1.href)).status).toBe(303);
-    const w2 = new URL(await startConnect(b));
-    const back2 = await completeWebview(w2.href, { kind: 'connect' });
-    expect((await b.get(back2.href)).status).toBe(303);
-    const w3 = new URL(await startConnect(b));
-    const back3 = await completeWebview(w3.href, { kind: 'cancel' });
-    expect((await b.get(back3.href)).status).toBe(400);
+    const { webview: w1, back: back1 } = await throughWebview(b, { kind: 'connect' }, 303);
+    const { webview: w2 } = await throughWebview(b, { kind: 'connect' }, 303);
+    const { webview: w3 } = await throughWebview(b, { kind: 'cancel' }, 400);
 
     // A failed exchange for another user: the code goes to Powens and comes back refused.
     const f = stack.browser('log-reader-2');
     knobs().fail('token.access', { status: 500, times: 1 });
-    const w4 = new URL(await startConnect(f));
-    const back4 = await completeWebview(w4.href, { kind: 'connect' });
-    expect((await f.get(back4.href)).status).toBe(502);
+    const { webview: w4, back: back4 } = await throughWebview(f, { kind: 'connect' }, 502);
 
     const token = await storedToken('log-reader');
     const cookies = [...b.cookies.values(), ...f.cookies.values()];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConnectionsCache } from '../../src/api/connections-cache.js';
 import type { ConnectionView } from '../../src/powens/status.js';
 import { createKeys } from '../../src/storage/keys.js';
-import { connectBank, listConnections } from '../helpers/api.js';
+import { connectBank, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -25,8 +25,7 @@ const knobs = () => stack.emulator.emulator.knobs;
 const keys = () => createKeys(stack.config.redis.prefix);
 
 async function linkedUser(): Promise<{ userId: string; b: Browser; connectionId: number }> {
-  const userId = `user-${randomBytes(6).toString('hex')}`;
-  const b = stack.browser(userId, { 'x-csrf': '1' });
+  const { userId, b } = freshUser(stack);
   return { userId, b, connectionId: await connectBank(b) };
 }
 

@@ -4,13 +4,13 @@
 // fails the running test (jest-circus reports it as the test's error), so the in-process cases
 // also check that none goes unhandled; the real-process case checks the service's own log.
 import { jest } from '@jest/globals';
-import { completeWebview } from '../../src/emulator/driver.js';
 import { Browser, type Hop } from '../helpers/browser.js';
+import { connectBank } from '../helpers/api.js';
 import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { connect, status } from '../helpers/raw-http.js';
 import { killServices, serviceEnv, spawnService, within } from '../helpers/service.js';
-import { startConnect, startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 
 jest.setTimeout(60_000);
 
@@ -69,11 +69,6 @@ async function expectAllUnavailable(b: Browser, userId: string): Promise<void> {
   expect((await fast(b, userId, 'GET', '/healthz')).status).toBe(200);
 }
 
-async function linkUser(b: Browser): Promise<void> {
-  const back = await completeWebview(await startConnect(b), { kind: 'connect' });
-  expect((await b.get(back.href)).status).toBe(303);
-}
-
 describe('in process', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -87,7 +82,7 @@ describe('in process', () => {
 
   test('with Redis stopped every request that needs it is a fast 503, readiness is 503, liveness 200; once Redis is back the service works again without a restart', async () => {
     const alice = stack.browser('alice');
-    await linkUser(alice);
+    await connectBank(alice);
 
     await stack.testRedis.stop();
     await expectAllUnavailable(alice, 'alice');
@@ -97,7 +92,7 @@ describe('in process', () => {
     await stack.testRedis.start();
     await waitUntilReady(stack.url);
     // The data did not survive (the test's Redis keeps nothing on disk): link again, list.
-    await linkUser(alice);
+    await connectBank(alice);
     const list = await alice.get('/me/connections');
     expect(list.status).toBe(200);
     expect(JSON.parse(list.text)).toMatchObject({ linked: true });
@@ -105,7 +100,7 @@ describe('in process', () => {
 
   test('a Redis that accepts connections but does not answer (paused) gives 503 after the command timeout, not a hang', async () => {
     const bob = stack.browser('bob');
-    await linkUser(bob);
+    await connectBank(bob);
     const before = await stack.built.metrics.registry.getSingleMetricAsString('redis_errors_total');
 
     stack.testRedis.pause();
@@ -150,7 +145,7 @@ describe('the real process', () => {
     const port = await freePort();
     const service = await spawnService(serviceEnv({ port, redisUrl: redis.url, apiUrl: stack.emulator.apiUrl, webviewUrl: stack.emulator.url }));
     const carol = new Browser(service.url, { 'x-user-id': 'carol' });
-    await linkUser(carol);
+    await connectBank(carol);
 
     await redis.stop();
     await expectAllUnavailable(carol, 'carol');
@@ -168,7 +163,7 @@ describe('the real process', () => {
 
     await redis.start();
     await waitUntilReady(service.url);
-    await linkUser(carol);
+    await connectBank(carol);
     expect((await carol.get('/me/connections')).status).toBe(200);
     expect(service.running()).toBe(true);
     expect(service.stdout()).not.toMatch(/unhandled promise rejection/);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { completeWebview } from '../../src/emulator/driver.js';
 import { AppError } from '../../src/errors.js';
 import { createKeys } from '../../src/storage/keys.js';
+import { connectBank } from '../helpers/api.js';
 import { Browser } from '../helpers/browser.js';
 import { startConnect, startStack, TEST_TOKEN_KEY, type Stack } from '../helpers/stack.js';
 
@@ -30,12 +31,8 @@ async function sibling(env: Record<string, string> = {}): Promise<Stack> {
   return startStack({ testRedis: a.testRedis, emulator: a.emulator, prefix: a.config.redis.prefix, env });
 }
 
-async function link(stack: Stack, userId: string): Promise<number> {
-  const b = stack.browser(userId);
-  const back = await completeWebview(await startConnect(b), { kind: 'connect' });
-  const cb = await b.get(back.href);
-  expect(cb.status).toBe(303);
-  return Number(back.searchParams.get('connection_id'));
+function link(stack: Stack, userId: string): Promise<number> {
+  return connectBank(stack.browser(userId));
 }
 
 describe('Redis keys', () => {

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { SendWebhookOptions, WebhookDelivery } from '../../src/emulator/app.js';
-import { connectBank, expectProblem, listConnections } from '../helpers/api.js';
+import { connectBank, expectProblem, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser, Hop } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -32,8 +32,7 @@ interface Linked {
 
 /** An app user linked through the real flow, with its connections list already cached. */
 async function linkedUser(): Promise<Linked> {
-  const userId = `user-${randomBytes(6).toString('hex')}`;
-  const b = stack.browser(userId, { 'x-csrf': '1' });
+  const { userId, b } = freshUser(stack);
   const connectionId = await connectBank(b);
   const stored = await stack.built.tokens.get(userId);
   if (stored === null || stored.powensUserId === null) throw new Error('the flow stored no token');
