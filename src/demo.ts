@@ -1,7 +1,7 @@
 import { loadConfig, formatProblems } from './config.js';
 import { startEmulator } from './emulator/server.js';
 import { start } from './main.js';
-import { createLogger } from './ops/logger.js';
+import { createLogger } from './logging.js';
 import { connectRedis, createRedis, type RedisClient } from './storage/redis.js';
 import { randomBytes } from 'node:crypto';
 

@@ -142,7 +142,10 @@ export interface AppErrorOptions {
   logDetail?: Record<string, unknown>;
   /** Seconds, for 429 and 503. */
   retryAfter?: number;
-  /** Where the "try again" link of the error page leads. */
+  /**
+   * Where the error page's link leads when the error itself names the next step (no bank linked:
+   * add one). Otherwise the page offers what the flow decided (res.locals.page).
+   */
   retryPath?: string;
 }
 
@@ -153,7 +156,7 @@ export class AppError extends Error {
   readonly publicMessage: string;
   readonly logDetail: Record<string, unknown> | undefined;
   readonly retryAfter: number | undefined;
-  retryPath: string | undefined;
+  readonly retryPath: string | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry: CatalogueEntry = catalogue[code];

@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Config } from './config.js';
-import type { Lifecycle } from './ops/health.js';
-import type { Logger } from './ops/logger.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logging.js';
 
 export interface RunningServer {
   server: http.Server;

@@ -1,51 +1,69 @@
-import express, { type IRouter } from 'express';
-import { currentUser, requireUser, type Authenticator } from '../auth/user.js';
+import express, { type RequestHandler } from 'express';
+import { currentUser } from '../auth/user.js';
 import type { Config } from '../config.js';
+import type { Connections } from '../connections/service.js';
 import { AppError } from '../errors.js';
 import { parseId } from '../http/params.js';
-import type { ConnectionsService } from './connections.js';
+import type { RouteSpec } from '../http/routes.js';
 import { createOpenApiDocument } from './openapi.js';
 
 export interface ApiDeps {
   config: Config;
-  auth: Authenticator;
-  connections: ConnectionsService;
+  connections: Connections;
+  /** Per IP, then (demo only) the session, then per user, then the user itself: 401 without one. */
+  guards: readonly RequestHandler[];
 }
 
-/** Adds /openapi.json and /me/connections to the app (app.ts says why not a nested Router). */
-export function addApiRoutes(router: IRouter, deps: ApiDeps): void {
-  const user = requireUser(deps.auth, deps.config, 'json');
-  // Scoped to the API: other routers (the demo sign-in) set their own, smaller limits.
-  router.use('/me', express.json({ limit: '16kb', strict: true }));
-
+/** /openapi.json and the user's connections. */
+export function apiRoutes(deps: ApiDeps): RouteSpec[] {
+  // Scoped to the API: the demo sign-in sets its own, smaller limit.
+  const body = express.json({ limit: '16kb', strict: true });
+  const use = [...deps.guards, body];
   // Built once: the document depends only on the configuration.
   const openapi = JSON.stringify(createOpenApiDocument(deps.config));
-  router.get('/openapi.json', (_req, res) => {
-    res.locals.route = '/openapi.json';
-    res.setHeader('Cache-Control', 'public, max-age=300');
-    res.type('application/json').send(openapi);
-  });
-
-  router.get('/me/connections', user, async (_req, res) => {
-    res.locals.route = '/me/connections';
-    res.setHeader('Cache-Control', 'no-store');
-    const body = await deps.connections.listJson(currentUser(res));
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.send(body);
-  });
-
-  router.delete('/me/connections/:id', user, async (req, res) => {
-    res.locals.route = '/me/connections/:id';
-    const id = parseId(String(req.params.id ?? ''));
-    if (id === undefined) throw new AppError('CONNECTION_NOT_FOUND');
-    await deps.connections.remove(currentUser(res), id);
-    res.status(204).end();
-  });
-
-  router.delete('/me/connections', user, async (_req, res) => {
-    res.locals.route = '/me/connections';
-    await deps.connections.unlink(currentUser(res));
-    res.status(204).end();
-  });
-
+  return [
+    {
+      method: 'get',
+      path: '/openapi.json',
+      format: 'json',
+      handler: (_req, res) => {
+        res.setHeader('Cache-Control', 'public, max-age=300');
+        res.type('application/json').send(openapi);
+      },
+    },
+    {
+      method: 'get',
+      path: '/me/connections',
+      format: 'json',
+      use,
+      handler: async (_req, res) => {
+        res.setHeader('Cache-Control', 'no-store');
+        const json = await deps.connections.listJson(currentUser(res));
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.send(json);
+      },
+    },
+    {
+      method: 'delete',
+      path: '/me/connections/:id',
+      format: 'json',
+      use,
+      handler: async (req, res) => {
+        const id = parseId(String(req.params.id ?? ''));
+        if (id === undefined) throw new AppError('CONNECTION_NOT_FOUND');
+        await deps.connections.remove(currentUser(res), id);
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'delete',
+      path: '/me/connections',
+      format: 'json',
+      use,
+      handler: async (_req, res) => {
+        await deps.connections.unlink(currentUser(res));
+        res.status(204).end();
+      },
+    },
+  ];
 }

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { WEBVIEW_LANGS, type Config, type WebviewLang } from '../config.js';
-import type { FlowKind } from './state.js';
+import type { FlowKind } from '../storage/flows.js';
 
 /**
  * The webview language: POWENS_WEBVIEW_LANG, else the browser's Accept-Language among those

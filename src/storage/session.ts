@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { randomToken } from '../crypto.js';
 import type { Keys } from './keys.js';
 import { storeError, type RedisClient, type StoreErrorObserver } from './redis.js';
-import { safeError } from '../ops/logger.js';
+import { safeError } from '../logging.js';
 
 declare module 'express-session' {
   interface SessionData {

@@ -1,23 +1,32 @@
-import express, { Router } from 'express';
+import express, { type RequestHandler } from 'express';
+import { checkUserId, type Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { checkUserId, type Authenticator } from '../auth/user.js';
-import { safeReturnTo } from '../http/return-to.js';
 import { singleParam } from '../http/params.js';
+import { safeReturnTo } from '../http/return-to.js';
+import type { RouteSpec } from '../http/routes.js';
 import { sessionOp } from '../storage/session.js';
+import { APP_CSS } from './assets.js';
+import { DEMO_JS } from './demo-script.js';
 import { html, layout } from './html.js';
+
+export interface WebDeps {
+  config: Config;
+  auth: Authenticator;
+  /** The session middleware: the demo knows its user from the session. */
+  session: RequestHandler;
+}
 
 /**
  * The pages a person sees on this service itself: in demo mode a sign-in page and a home page
  * that drives the JSON API (scripts are files under /assets, never inline); otherwise a plain
  * landing page for the default return path.
  */
-export function pagesRouter(deps: { config: Config; auth: Authenticator }): Router {
-  const router = Router();
+export function webRoutes(deps: WebDeps): RouteSpec[] {
   const demo = deps.auth.mode === 'demo';
+  const routes: RouteSpec[] = [asset('/assets/app.css', 'text/css', APP_CSS), asset('/assets/demo.js', 'text/javascript', DEMO_JS)];
 
-  router.get('/', async (req, res) => {
-    res.locals.route = '/';
+  routes.push({ method: 'get', path: '/', format: 'page', use: demo ? [deps.session] : [], handler: async (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     if (demo) {
       const userId = await deps.auth.userId(req);
@@ -62,12 +71,11 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
         body: html`<h1>Bank connection</h1><p class="message">You can go back to the application.</p>`,
       }),
     );
-  });
+  } });
 
-  if (!demo) return router;
+  if (!demo) return routes;
 
-  router.get('/demo/sign-in', (req, res) => {
-    res.locals.route = '/demo/sign-in';
+  routes.push({ method: 'get', path: '/demo/sign-in', format: 'page', use: [deps.session], handler: (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048));
     res.type('html').send(
@@ -86,12 +94,10 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
 </div>`,
       }),
     );
-  });
+  } });
 
   // JSON, like the rest of the API, so the global CSRF guard (X-CSRF + Origin) covers it.
-  router.post('/demo/session', express.json({ limit: '2kb' }), async (req, res) => {
-    res.locals.route = '/demo/session';
-    res.locals.format = 'json';
+  routes.push({ method: 'post', path: '/demo/session', format: 'json', use: [deps.session, express.json({ limit: '2kb' })], handler: async (req, res) => {
     const body: unknown = req.body;
     const raw = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).userId : undefined;
     if (typeof raw !== 'string') throw new AppError('USER_ID_INVALID');
@@ -102,16 +108,27 @@ export function pagesRouter(deps: { config: Config; auth: Authenticator }): Rout
     req.session.userId = userId;
     await sessionOp(req, 'save');
     res.status(204).end();
-  });
+  } });
 
-  router.delete('/demo/session', async (req, res) => {
-    res.locals.route = '/demo/session';
-    res.locals.format = 'json';
+  routes.push({ method: 'delete', path: '/demo/session', format: 'json', use: [deps.session], handler: async (req, res) => {
     await sessionOp(req, 'destroy');
     res.status(204).end();
-  });
+  } });
 
-  return router;
+  return routes;
+}
+
+/** Served from memory with a fixed content type; nothing here is generated from input. */
+function asset(path: string, type: string, body: string): RouteSpec {
+  return {
+    method: 'get',
+    path,
+    format: 'page',
+    handler: (_req, res) => {
+      res.setHeader('Cache-Control', 'public, max-age=300');
+      res.type(type).send(body);
+    },
+  };
 }
 
 /** The first character of a user id (a whole code point), for the avatar. */

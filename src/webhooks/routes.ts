@@ -1,13 +1,12 @@
-import type { IRouter, Request, Response } from 'express';
-import type { ConnectionsService } from '../api/connections.js';
+import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
-import { safeEqual } from '../crypto.js';
+import type { Connections } from '../connections/service.js';
 import { AppError } from '../errors.js';
 import { singleParam } from '../http/params.js';
-import { safeError, type Logger } from '../ops/logger.js';
+import type { RouteSpec } from '../http/routes.js';
+import { safeError, type Logger } from '../logging.js';
 import type { Keys } from '../storage/keys.js';
 import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
-import type { TokenStore } from '../storage/tokens.js';
 import { bearerToken, checkSignature, hasSignature } from './auth.js';
 import { readWebhookBody } from './body.js';
 import { isHandledEvent, parseWebhookPayload, type HandledEvent } from './payload.js';
@@ -21,8 +20,7 @@ export interface WebhookDeps {
   config: Config;
   redis: RedisClient;
   keys: Keys;
-  tokens: TokenStore;
-  connections: ConnectionsService;
+  connections: Connections;
   logger: Logger;
   now: () => number;
   /** Told of Redis failures (metrics). */
@@ -30,8 +28,7 @@ export interface WebhookDeps {
 }
 
 export interface WebhookReceiver {
-  /** Adds POST /webhooks/powens to the app (app.ts says why not a nested Router). */
-  addRoutes(router: IRouter): void;
+  routes: RouteSpec[];
   /** Resolves once the work of every accepted webhook is done. */
   idle(): Promise<void>;
 }
@@ -45,35 +42,20 @@ type Outcome = 'accepted' | 'duplicate' | 'ignored';
  * answer is sent once the delivery is authenticated and deduplicated; the work runs after it.
  */
 export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
-  const { config, redis, keys, tokens, connections, logger } = deps;
+  const { config, redis, keys, connections, logger } = deps;
   const queue = new WorkQueue(4, 10_000, (err) => logger.error({ err: safeError(err) }, 'webhook work failed'));
 
-  /** The app user whose stored token is `given`, among those the Powens user id maps to. */
-  async function bearerUser(given: string, powensUserId: number | undefined): Promise<string | null> {
-    if (powensUserId === undefined) return null;
-    const userId = await tokens.userForPowensId(powensUserId);
-    const stored = userId === null ? null : await tokens.get(userId);
-    if (userId === null || stored === null || stored.powensUserId !== powensUserId) return null;
-    return safeEqual(given, stored.token) ? userId : null;
-  }
-
   async function work(event: HandledEvent, powensUserId: number, knownUser: string | null): Promise<void> {
-    const userId = knownUser ?? (await tokens.userForPowensId(powensUserId));
+    const userId = knownUser ?? (await connections.appUserOf(powensUserId));
     if (userId === null) {
       logger.info({ event, powensUserId }, 'webhook for a Powens user the service does not know; ignored');
       return;
     }
-    if (event === 'USER_DELETED') {
-      const stored = await tokens.get(userId);
-      // Only the token of that Powens user: the person may have linked again since.
-      if (stored !== null && stored.powensUserId === powensUserId) await tokens.deleteIfCurrent(userId, stored);
-    }
-    await connections.invalidate(userId);
+    if (event === 'USER_DELETED') await connections.powensUserDeleted(userId, powensUserId);
+    else await connections.changed(userId);
   }
 
   const receive = async (req: Request, res: Response): Promise<void> => {
-    res.locals.route = WEBHOOK_PATH;
-    res.locals.format = 'json';
     const secret = config.webhookHmacSecret;
     const signed = secret !== undefined && hasSignature(req.headers);
     const given = signed ? undefined : bearerToken(req.headers);
@@ -92,7 +74,7 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
     const payload = parseWebhookPayload(body.payload);
     let knownUser: string | null = null;
     if (given !== undefined) {
-      knownUser = await bearerUser(given, payload.powensUserId);
+      knownUser = payload.powensUserId === undefined ? null : await connections.appUserWithToken(payload.powensUserId, given);
       if (knownUser === null) throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: 'bearer token does not match' } });
     }
 
@@ -124,9 +106,7 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
   };
 
   return {
-    addRoutes: (router) => {
-      router.post(WEBHOOK_PATH, receive);
-    },
+    routes: [{ method: 'post', path: WEBHOOK_PATH, format: 'json', handler: receive }],
     idle: () => queue.idle(),
   };
 }

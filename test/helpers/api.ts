@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ConnectionsAnswer } from '../../src/api/connections.js';
+import type { ConnectionsAnswer } from '../../src/connections/service.js';
 import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
 import { createKeys } from '../../src/storage/keys.js';
 import type { Browser, Hop } from './browser.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConnectionsCache } from '../../src/api/connections-cache.js';
+import { ConnectionsCache } from '../../src/connections/cache.js';
 import type { ConnectionView } from '../../src/powens/status.js';
 import { createKeys } from '../../src/storage/keys.js';
 import { connectBank, freshUser, listConnections } from '../helpers/api.js';

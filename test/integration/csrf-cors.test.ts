@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CSRF_EXEMPT_PATHS, SAFE_METHODS } from '../../src/api/csrf.js';
+import { CSRF_EXEMPT_PATHS, SAFE_METHODS } from '../../src/http/csrf.js';
 import { connectBank, expectProblem } from '../helpers/api.js';
 import type { Browser } from '../helpers/browser.js';
 import { listRoutes, samplePath, type AppRoute } from '../helpers/routes.js';

@@ -1,6 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { SAFE_METHODS } from '../../src/api/csrf.js';
+import { SAFE_METHODS } from '../../src/http/csrf.js';
 import type { Method, OpenApiDocument, Operation } from '../../src/api/openapi.js';
 import { catalogue } from '../../src/errors.js';
 import { CONNECTION_STATUSES } from '../../src/powens/status.js';

@@ -4,7 +4,7 @@ import { digest } from '../../src/crypto.js';
 import { completeWebview } from '../../src/emulator/driver.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { catalogue, type ErrorCode } from '../../src/errors.js';
-import type { PendingFlow } from '../../src/flows/state.js';
+import type { PendingFlow } from '../../src/storage/flows.js';
 import { createKeys, type Keys } from '../../src/storage/keys.js';
 import { Browser } from '../helpers/browser.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';

@@ -4,7 +4,7 @@ import type { Config } from '../../src/config.js';
 import { completeWebview } from '../../src/emulator/driver.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { AppError } from '../../src/errors.js';
-import { safeError } from '../../src/ops/logger.js';
+import { safeError } from '../../src/logging.js';
 import { PowensClient } from '../../src/powens/client.js';
 
 /** The Powens client against the emulator over HTTP: real sockets, real got, no mocks. */

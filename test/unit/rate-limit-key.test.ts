@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { clientKey, ipv6Prefix64 } from '../../src/http/rate-limit.js';
+import { clientKey, ipv6Prefix64 } from '../../src/limits/rate-limit.js';
 
 const req = (ip: string | undefined, remoteAddress = '127.0.0.1'): Pick<Request, 'ip' | 'socket'> =>
   ({ ip, socket: { remoteAddress } }) as unknown as Pick<Request, 'ip' | 'socket'>;

@@ -1,6 +1,6 @@
 import { digest, randomToken } from '../crypto.js';
-import type { Keys } from '../storage/keys.js';
-import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import type { Keys } from './keys.js';
+import { guard, type RedisClient, type StoreErrorObserver } from './redis.js';
 
 export type FlowKind = 'connect' | 'reconnect' | 'manage';
 

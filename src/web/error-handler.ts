@@ -1,14 +1,12 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { AppError, isAppError, problemType } from '../errors.js';
-import type { Logger } from '../ops/logger.js';
-import { safeError } from '../ops/logger.js';
-import { errorPage } from '../web/pages.js';
+import type { ResponseFormat } from '../http/locals.js';
+import { safeError, type Logger } from '../logging.js';
+import { errorPage } from './pages.js';
 
-export type ResponseFormat = 'page' | 'json';
-
-/** Routers declare how their errors are shown; otherwise the Accept header decides. */
+/** Routes declare how their errors are shown; otherwise (no route matched) the Accept header decides. */
 export function formatOf(req: Request, res: Response): ResponseFormat {
-  const declared = res.locals.format as ResponseFormat | undefined;
+  const declared = res.locals.format;
   if (declared !== undefined) return declared;
   return req.accepts(['html', 'json']) === 'html' ? 'page' : 'json';
 }
@@ -77,7 +75,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
           title: appError.title,
           message: appError.publicMessage,
           referenceId,
-          retryPath: appError.retryPath,
+          // An error that names its own next step wins over the flow's "try again".
+          retryPath: appError.retryPath ?? res.locals.page?.retryPath,
         }),
       );
       return;

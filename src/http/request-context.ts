@@ -1,47 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import { pino, type DestinationStream, type Logger } from 'pino';
-import type { Request, RequestHandler, Response } from 'express';
-import type { Lifecycle } from './health.js';
-import type { Metrics } from './metrics.js';
-
-export type { Logger };
-
-/**
- * Paths whose values must never be logged even if some code puts them in a log object by
- * mistake. The request serializer below already logs no header and no query value.
- */
-const REDACT = [
-  'token',
-  'state',
-  'secret',
-  'clientSecret',
-  'client_secret',
-  'authorization',
-  'cookie',
-  '*.token',
-  '*.state',
-  '*.secret',
-  '*.clientSecret',
-  '*.client_secret',
-  '*.authorization',
-  '*.cookie',
-  'req.headers',
-  'res.headers',
-];
-
-export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
-    {
-      level,
-      base: { service: 'powens-connect-bff' },
-      redact: { paths: REDACT, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination,
-  );
-}
+import type { Request, RequestHandler } from 'express';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logging.js';
+import { pathOnly } from '../logging.js';
+import type { Metrics } from '../metrics.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -129,19 +92,19 @@ export function requestContext({ logger, metrics, lifecycle }: RequestContextDep
       const ms = performance.now() - started;
       const status = res.statusCode;
       const aborted = !res.writableFinished;
-      const route = routeLabel(req, res);
+      const route = routeLabel(req);
       if (!aborted) metrics.httpDuration.observe({ method: req.method, route, status: String(status) }, ms / 1000);
       const level: Level = status >= 500 ? 'error' : status >= 400 || aborted ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const path = pathOnly(req.originalUrl);
-      const locals = res.locals as Record<string, unknown>;
+      const locals = res.locals;
       logger[level](
         {
           reqId: id,
           req: { id, method: req.method, path },
           res: { statusCode: status },
           responseTime: Math.round(ms * 1000) / 1000,
-          ...(locals.route !== undefined ? { route: locals.route } : {}),
+          ...(route !== UNMATCHED_ROUTE ? { route } : {}),
           ...(locals.errorCode !== undefined ? { errorCode: locals.errorCode } : {}),
           ...(aborted ? { aborted: true } : {}),
         },
@@ -154,39 +117,12 @@ export function requestContext({ logger, metrics, lifecycle }: RequestContextDep
 
 /**
  * Request duration by route template, never by raw path (paths are attacker-chosen: one label
- * each would let anyone grow the registry without bound). The template is the one a handler set
- * in res.locals.route, else the Express route that matched (a request refused by a route's own
- * middleware, requireUser say, never reaches the handler), else one fixed label for everything
- * no route matched (404s for random paths, CORS preflights). Routers are mounted at fixed paths,
- * so baseUrl is a template too.
+ * each would let anyone grow the registry without bound). The template is the path of the route
+ * that matched (routes are declared with http/routes.ts and carry their rate limits, session
+ * and user checks inside them, so a request refused by one of those still has its route), else
+ * one fixed label for everything no route matched (404s for random paths, CORS preflights).
  */
-function routeLabel(req: Request, res: Response): string {
-  if (typeof res.locals.route === 'string') return res.locals.route;
+function routeLabel(req: Request): string {
   const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof path === 'string') return `${req.baseUrl}${path}`;
-  if (Array.isArray(path) && path.every((p) => typeof p === 'string')) return `${req.baseUrl}${path.join('|')}`;
-  return UNMATCHED_ROUTE;
-}
-
-export function pathOnly(url: string | undefined): string {
-  if (url === undefined) return '';
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  // Paths are attacker-chosen: cap them and make control characters visible.
-  return path.slice(0, 256).replace(/[\u0000-\u001f\u007f]/g, '?');
-}
-
-/** An error for the log: name, code and message of it and its causes; nothing else. */
-export function safeError(err: unknown, depth = 0): Record<string, unknown> | undefined {
-  if (depth > 3 || err === undefined || err === null) return undefined;
-  if (typeof err !== 'object') return { message: String(err).slice(0, 200) };
-  // An Error, or an error another serializer already turned into a plain object (pino-http
-  // hands its `err` serializer such objects): only these fields, whatever else it carries.
-  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
-  return {
-    ...(typeof e.name === 'string' ? { name: e.name } : {}),
-    ...(typeof e.code === 'string' ? { code: e.code } : {}),
-    message: typeof e.message === 'string' ? e.message.slice(0, 500) : '',
-    ...(e.cause !== undefined ? { cause: safeError(e.cause, depth + 1) } : {}),
-  };
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : UNMATCHED_ROUTE;
 }

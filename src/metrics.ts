@@ -1,5 +1,4 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PowensEndpoint } from '../powens/client.js';
 
 /**
  * Prometheus metrics. One registry per app (tests build many apps in one process), with the
@@ -49,12 +48,13 @@ export class Metrics {
     });
   }
 
-  /** A storage operation failed at the Redis boundary (src/storage/redis.ts guard/storeError). */
+  /** A storage operation failed at the Redis boundary (storage/redis.ts guard/storeError). */
   observeStoreError = (): void => {
     this.redisErrors.inc({ kind: 'command' });
   };
 
-  observePowens = (endpoint: PowensEndpoint, seconds: number, outcome: string): void => {
+  /** A Powens call ended (powens/client.ts reports each one: endpoint name, duration, ok or an error code). */
+  observePowens = (endpoint: string, seconds: number, outcome: string): void => {
     this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);
     if (outcome !== 'ok') this.powensErrors.inc({ endpoint, code: outcome });
   };

@@ -1,0 +1,132 @@
+import type { Request, RequestHandler } from 'express';
+import type { Authenticator } from '../auth/user.js';
+import { hasCookie } from '../auth/user.js';
+import type { Config } from '../config.js';
+import type { Connections } from '../connections/service.js';
+import { safeEqual } from '../crypto.js';
+import { AppError, type ErrorCode } from '../errors.js';
+import { parseId, singleParam } from '../http/params.js';
+import { withQuery } from '../http/return-to.js';
+import type { Metrics } from '../metrics.js';
+import type { FlowStore, PendingFlow } from '../storage/flows.js';
+import { startPath } from './links.js';
+
+export interface CallbackDeps {
+  config: Config;
+  auth: Authenticator;
+  flows: FlowStore;
+  connections: Connections;
+  metrics: Metrics;
+  sessionCookie: string;
+}
+
+const MAX_ERROR_DESCRIPTION = 300;
+
+/** The webview's error codes with their own message; any other code gets the generic one. */
+const WEBVIEW_ERRORS: ReadonlyMap<string, ErrorCode> = new Map<string, ErrorCode>([
+  ['access_denied', 'FLOW_CANCELLED'],
+  ['tos_declined', 'FLOW_TOS_DECLINED'],
+  ['server_error', 'FLOW_POWENS_ERROR'],
+]);
+
+/** The callback's query, read without throwing: the flow it names is spent whatever else is wrong. */
+interface CallbackQuery {
+  state: string | undefined;
+  code: string | undefined;
+  error: string | undefined;
+  errorDescription: string | undefined;
+  connectionIdText: string | undefined;
+  connectionIdsText: string | undefined;
+  /** The first problem found (a repeated, structured or oversized parameter): a 400. */
+  problem: AppError | undefined;
+}
+
+function readQuery(q: unknown): CallbackQuery {
+  let problem: AppError | undefined;
+  const read = (name: string, maxLength: number): string | undefined => {
+    try {
+      return singleParam(q, name, maxLength);
+    } catch (err: unknown) {
+      if (!(err instanceof AppError)) throw err;
+      problem ??= err;
+      return undefined;
+    }
+  };
+  // A bad `state` reads as none (undefined): it names no flow, so nothing is spent.
+  return {
+    state: read('state', 512),
+    code: read('code', 4096),
+    error: read('error', 256),
+    errorDescription: read('error_description', 8192),
+    connectionIdText: read('connection_id', 32),
+    connectionIdsText: read('connection_ids', 4096),
+    problem,
+  };
+}
+
+/**
+ * GET /callback ends every flow. The flow the state names is consumed first (single use,
+ * success or not); then, in order: the query, the session cookie, the state, the user, the
+ * webview's own error, and for a first connection the code exchange. The flow's outcome is
+ * counted once, by kind and result.
+ */
+export function finishFlow(deps: CallbackDeps): RequestHandler {
+  return async (req, res) => {
+    let kind: PendingFlow['kind'] | 'unknown' = 'unknown';
+    try {
+      const query = readQuery(req.query);
+      const cookieSent = hasCookie(req, deps.sessionCookie);
+      const flow = cookieSent && query.state !== undefined && query.state !== '' ? await deps.flows.consume(req.sessionID, query.state) : null;
+      // Known from here on: "try again" restarts this very flow; an unknown one can only start over.
+      res.locals.page = { retryPath: flow === null ? '/connect' : startPath(flow.kind, flow.returnTo, flow.connectionId) };
+      if (flow !== null) kind = flow.kind;
+
+      if (query.problem !== undefined) throw query.problem;
+      if (!cookieSent) throw cookieMissing(deps.config, req);
+      if (query.state === undefined || query.state === '') throw new AppError('STATE_MISSING');
+      if (flow === null) throw new AppError('STATE_INVALID');
+      const userId = await deps.auth.userId(req);
+      if (userId === null) throw new AppError('USER_REQUIRED');
+      if (!safeEqual(userId, flow.userId)) throw new AppError('FLOW_USER_MISMATCH');
+      if (query.error !== undefined) throw webviewError(query.error, query.errorDescription);
+
+      if (flow.kind === 'connect' && !flow.withCode) {
+        if (query.code === undefined || query.code === '') throw new AppError('CODE_MISSING');
+        await deps.connections.linkWithCode(userId, query.code);
+      }
+      await deps.connections.changed(userId);
+      // A reconnect returns only `state` at Powens: the connection is the one the flow was started for.
+      const connectionId =
+        flow.kind === 'reconnect' ? (flow.connectionId ?? undefined) : (parseId(query.connectionIdText) ?? parseId(query.connectionIdsText?.split(',')[0]));
+      const back = flow.kind !== 'manage' && connectionId !== undefined ? withQuery(flow.returnTo, 'connection_id', String(connectionId)) : flow.returnTo;
+      res.setHeader('Cache-Control', 'no-store');
+      res.redirect(303, back);
+      deps.metrics.flowOutcomes.inc({ flow: flow.kind, result: 'ok' });
+    } catch (err: unknown) {
+      deps.metrics.flowOutcomes.inc({ flow: kind, result: err instanceof AppError ? err.code : 'INTERNAL' });
+      throw err;
+    }
+  };
+}
+
+function cookieMissing(config: Config, req: Request): AppError {
+  return new AppError('SESSION_COOKIE_MISSING', {
+    logDetail: {
+      hint: 'the browser did not send the session cookie back: check PUBLIC_URL (https and Secure cookies), TRUST_PROXY and the proxy forwarding cookies',
+      secureCookies: config.secureCookies,
+      protocolSeen: req.protocol,
+    },
+  });
+}
+
+function webviewError(error: string, description: string | undefined): AppError {
+  const known = /^[a-z0-9_.-]{1,64}$/i.test(error) ? error : 'unrecognised';
+  // A Map, not an object: `error=constructor` or `error=__proto__` must not find a prototype member.
+  return new AppError(WEBVIEW_ERRORS.get(known) ?? 'FLOW_FAILED', {
+    logDetail: {
+      webviewError: known,
+      // Technical text from Powens: logged (capped, as data), never rendered.
+      description: description?.slice(0, MAX_ERROR_DESCRIPTION),
+    },
+  });
+}
