@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -212,8 +212,9 @@ export function requireUser(auth: Authenticator, config: Config, format: 'page' 
   };
 }
 
-export function currentUser(res: { locals: Record<string, unknown> }): string {
+/** The user requireUser found; a handler behind requireUser always has one. */
+export function currentUser(res: Response): string {
   const id = res.locals.userId;
-  if (typeof id !== 'string') throw new AppError('USER_REQUIRED');
+  if (id === undefined) throw new AppError('USER_REQUIRED');
   return id;
 }

@@ -3,7 +3,7 @@ import type { PowensConnection } from './types.js';
 export const CONNECTION_STATUSES = ['ok', 'syncing', 'action_needed', 'temporary_error', 'unknown'] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
-/** Powens states where the user must act (reconnect); POWENS.md. */
+/** Powens states where the user must act (reconnect); docs/POWENS-API.md lists each state's meaning. */
 export const ACTION_NEEDED_STATES = [
   'SCARequired',
   'webauthRequired',
@@ -18,7 +18,7 @@ export const TEMPORARY_ERROR_STATES = ['rateLimiting', 'websiteUnavailable', 'bu
 const ACTION_NEEDED = new Set<string>(ACTION_NEEDED_STATES);
 const TEMPORARY = new Set<string>(TEMPORARY_ERROR_STATES);
 
-/** CONTRACT section 6: Powens' `state` (null when the last sync went well) to a status. */
+/** Powens' `state` (null when the last sync went well) to the status the JSON API serves (README, "JSON API"). */
 export function connectionStatus(state: string | null | undefined, lastUpdate: string | null | undefined): ConnectionStatus {
   if (state === null || state === undefined) return lastUpdate ? 'ok' : 'syncing';
   if (state === 'validating') return 'syncing';
@@ -53,7 +53,7 @@ export interface ConnectionView {
 }
 
 export function toConnectionView(c: PowensConnection): ConnectionView {
-  // `error` is the legacy twin of `state` (POWENS.md: accept both forms). An answer that has only
+  // `error` is the legacy twin of `state` (older API versions send only it). An answer that has only
   // `error` would otherwise show a connection that needs the user as ok.
   const state = c.state !== undefined ? c.state : (c.error ?? null);
   const status = connectionStatus(state, c.last_update);

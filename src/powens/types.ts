@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Powens' answers, validated at the boundary. Schemas are lenient where Powens' sources differ
- * (POWENS.md: accept both forms) and strict on what the service relies on.
+ * (docs/POWENS-API.md: both forms are accepted) and strict on what the service relies on.
  */
 
 export const tokenAnswer = z

@@ -36,7 +36,7 @@ export interface WebhookReceiver {
 type Outcome = 'accepted' | 'duplicate' | 'ignored';
 
 /**
- * POST /webhooks/powens (CONTRACT section 7). The event's name is the `event` query parameter
+ * POST /webhooks/powens (README, "Webhooks"). The event's name is the `event` query parameter
  * (each event's URL in the Powens console carries it). Authenticated by `BI-Signature` when
  * WEBHOOK_HMAC_SECRET is set, else by the bearer token of the user the payload names. The
  * answer is sent once the delivery is authenticated and deduplicated; the work runs after it.
