@@ -18,7 +18,7 @@ export interface ExpectedErrorPage {
 }
 
 /**
- * Asserts the error page of CONTRACT section 5: HTML with the status, no-store and no-referrer,
+ * Asserts the error page of docs/REFERENCE.md ("GET /callback"): HTML with the status, no-store and no-referrer,
  * a "try again" link, no script, and a reference id that the log line of that error carries.
  * Answers the page's log entry.
  */

@@ -7,7 +7,7 @@ import { expectErrorPage, storedFor } from '../helpers/pages.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 
 /**
- * Every way `/callback` can fail (CONTRACT section 5): the status, the error page, and that
+ * Every way `/callback` can fail (docs/REFERENCE.md, "GET /callback"): the status, the error page, and that
  * nothing is stored. The app runs on a clock the tests move, and a short Powens timeout.
  */
 
@@ -232,7 +232,7 @@ describe('odd parameters', () => {
     expectErrorPage(stack, page, { status: 400, errorCode: 'BAD_REQUEST', retry: '/connect' });
     expect(knobs().calls('token.access')).toBe(0);
     await expectNothingStored('two-codes-user');
-    // CONTRACT section 5: consumed on first use, success or not.
+    // docs/REFERENCE.md: consumed on first use, success or not.
     const back = await completeWebview(webview.href, { kind: 'connect' });
     expectErrorPage(stack, await b.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
     expect(knobs().calls('token.access')).toBe(0);

@@ -5,7 +5,7 @@ import { expectErrorPage, logEntries, storedFor } from '../helpers/pages.js';
 import { startConnect, startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';
 
 /**
- * The connect flow of CONTRACT section 5, end to end: the real app on a real port, a real
+ * The connect flow of docs/REFERENCE.md ("Browser routes"), end to end: the real app on a real port, a real
  * redis-server, the emulator over HTTP, and a cookie-jar browser.
  */
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 /**
- * AUTH_MODE=header, byte for byte (CONTRACT section 4: a user id is 1 to 128 printable
+ * AUTH_MODE=header, byte for byte (docs/REFERENCE.md, "Who the user is": a user id is 1 to 128 printable
  * characters, anything else a 400). fetch cannot send a repeated header or raw bytes, so these
  * requests are written to a socket.
  */

@@ -1,4 +1,4 @@
-// GET /metrics (CONTRACT section 10): Prometheus text from prom-client, protected by
+// GET /metrics (docs/REFERENCE.md, "Operations"): Prometheus text from prom-client, protected by
 // METRICS_TOKEN, with request durations by route template, flow outcomes, Powens calls and Redis
 // errors. The default process metrics are checked on the real process (multi-instance test).
 import { completeWebview } from '../../src/emulator/driver.js';

@@ -1,4 +1,4 @@
-// Several instances and Redis topologies (CONTRACT sections 8 and 10), with real processes:
+// Several instances and Redis topologies (docs/REFERENCE.md, "Storage" and "Operations"), with real processes:
 // two services on one Redis share every piece of state; a service reaches Redis through a real
 // redis-sentinel, and through a real Redis Cluster.
 import { jest } from '@jest/globals';

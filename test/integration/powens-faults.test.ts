@@ -1,4 +1,4 @@
-// Powens faults (CONTRACT section 10): a Powens that hangs or fails is a 502 page or problem
+// Powens faults (docs/REFERENCE.md, "Operations"): a Powens that hangs or fails is a 502 page or problem
 // within the configured timeout, GET calls are retried a bounded number of times with backoff,
 // other calls never, and the connections to Powens are kept alive.
 import http from 'node:http';

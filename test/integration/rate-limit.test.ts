@@ -1,4 +1,4 @@
-// Rate limits (CONTRACT sections 3 and 10): per IP and per user, counted in Redis, on the flow
+// Rate limits (README "Configuration", docs/REFERENCE.md "Operations"): per IP and per user, counted in Redis, on the flow
 // routes and the API; 429 with Retry-After; the client IP as TRUST_PROXY says.
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';

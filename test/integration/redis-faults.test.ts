@@ -1,4 +1,4 @@
-// Redis faults (CONTRACT section 10): the test's own redis-server is stopped, paused and
+// Redis faults (docs/REFERENCE.md, "Operations"): the test's own redis-server is stopped, paused and
 // restarted under the running service. Every request that needs Redis answers 503 fast, the
 // service stays up, and it recovers by itself. An unhandled promise rejection in this process
 // fails the running test (jest-circus reports it as the test's error), so the in-process cases

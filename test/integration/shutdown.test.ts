@@ -1,4 +1,4 @@
-// Graceful shutdown of the real process (CONTRACT section 10): `node main.js`, a real Redis, the
+// Graceful shutdown of the real process (docs/REFERENCE.md, "Operations"): `node main.js`, a real Redis, the
 // emulator as Powens, and raw sockets to see exactly what the server does with each connection.
 import { jest } from '@jest/globals';
 import net from 'node:net';

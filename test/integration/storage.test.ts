@@ -8,7 +8,7 @@ import { Browser } from '../helpers/browser.js';
 import { startConnect, startStack, TEST_TOKEN_KEY, type Stack } from '../helpers/stack.js';
 
 /**
- * CONTRACT section 8 against a real Redis: everything under the prefix, tokens sealed with the
+ * docs/REFERENCE.md ("Storage") against a real Redis: everything under the prefix, tokens sealed with the
  * user id bound in, key rotation, and instances sharing one Redis.
  */
 

@@ -4,7 +4,7 @@ import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 
 /**
- * The webview URL of CONTRACT sections 3 and 5: `${POWENS_WEBVIEW_URL}/{lang}/{flow}` with
+ * The webview URL of docs/REFERENCE.md ("GET /connect"): `${POWENS_WEBVIEW_URL}/{lang}/{flow}` with
  * exactly the parameters each flow needs; the language segment always present, from
  * POWENS_WEBVIEW_LANG, else the browser's Accept-Language among Powens' languages, else `en`.
  */

@@ -338,7 +338,7 @@ function cases(): AttackCase[] {
     name: 'webhook with an HTML body and no authentication',
     route: 'POST /webhooks/powens',
     prepare: () => send('POST', '/webhooks/powens?event=USER_DELETED', '<html><script>alert(1)</script></html>', ['Content-Type', 'text/html']),
-    // No credential: refused before the body is even read (CONTRACT section 7: else 401).
+    // No credential: refused before the body is even read (docs/REFERENCE.md, "Webhooks": else 401).
     status: 401,
     check: (res) => noMarkupFrom(res),
   });

@@ -1,7 +1,7 @@
 import { connectionStatus, isoDate, toConnectionView } from '../../src/powens/status.js';
 import type { PowensConnection } from '../../src/powens/types.js';
 
-// Every state POWENS.md lists, with the status CONTRACT section 6 gives it.
+// Every state Powens documents (docs/POWENS-API.md), with the status docs/REFERENCE.md gives it.
 const STATES: [string, string][] = [
   ['SCARequired', 'action_needed'],
   ['webauthRequired', 'action_needed'],
