@@ -1,8 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { completeWebview } from '../../src/emulator/driver.js';
-import { TEST_CONNECTOR_UUID } from '../../src/emulator/app.js';
+import { completeWebview, startEmulator, TEST_CONNECTOR_UUID, type RunningEmulator } from '../../emulator/index.js';
 
 const DOMAIN = 'demo-sandbox.biapi.pro';
 const CLIENT_ID = 'test-client';
