@@ -131,6 +131,12 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // Liveness for the container's HEALTHCHECK (Dockerfile, target `emulator`): the process
+  // answers HTTP. Not a Powens endpoint, so it counts no API call and no knob applies.
+  app.get('/healthz', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  });
   app.use('/2.0', createApiRouter(ctx));
   app.use('/__emulator', createControlRouter(ctx, knobs));
   app.get('/', (_req, res) => {

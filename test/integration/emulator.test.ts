@@ -497,4 +497,11 @@ describe('server', () => {
     await other.close();
     expect(await pending).toBe('failed');
   });
+
+  it('answers GET /healthz for the container healthcheck, counted as no API call', async () => {
+    const res = await fetch(`${emu.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(emu.emulator.knobs.calls()).toBe(0);
+  });
 });
