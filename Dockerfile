@@ -1,8 +1,13 @@
 # powens-connect-bff container (CONTRACT.md section 10).
 #
-# Three stages: `build` compiles TypeScript with the dev dependencies, `deps` resolves the
-# production dependencies alone, and `runtime` gets only their outputs, so no compiler, test
-# tool or source file reaches the shipped image.
+# The service's image takes three stages: `build` compiles TypeScript with the dev
+# dependencies, `deps` resolves the production dependencies alone, and `runtime` gets only their
+# outputs, so no compiler, test tool or source file reaches the shipped image. `build` compiles
+# src/ alone (tsconfig.build.json): neither the Powens emulator nor the bench reaches dist/.
+#
+# A second image, target `emulator` (`docker build --target emulator .`), runs the Powens
+# emulator alone for `docker compose --profile demo`: stages `emulator-build` and `emulator`.
+# `runtime` stays the last stage, so a plain `docker build .` still builds the service.
 #
 # Base image: Node 24 (Node 20 is end-of-life), Debian slim (glibc, fewer surprises than musl).
 # For reproducible builds pin the digest as well, e.g.
@@ -15,7 +20,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: no third-party install script runs; tsc needs none.
 RUN npm ci --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.base.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
@@ -26,6 +31,34 @@ COPY package.json package-lock.json ./
 # because only node_modules leaves this stage.
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
+# ---- The Powens emulator (demo and development only; never part of the service's image).
+FROM node:24-slim AS emulator-build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+# emulator/tsconfig.json compiles emulator/ alone into build/emulator (it imports nothing from src/).
+COPY tsconfig.base.json ./
+COPY emulator ./emulator
+RUN ./node_modules/.bin/tsc -p emulator/tsconfig.json
+
+FROM node:24-slim AS emulator
+ENV NODE_ENV=production
+# Listens on every interface of the container, on 4010 (compose may still override both).
+ENV EMULATOR_HOST=0.0.0.0 EMULATOR_PORT=4010
+WORKDIR /app
+# The production dependencies of the lock file: express is the one the emulator uses.
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=emulator-build /app/build/emulator ./emulator
+# "type": "module", as for the service.
+COPY package.json ./
+USER node
+EXPOSE 4010
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.EMULATOR_PORT||4010)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "emulator/main.js"]
+
+# ---- The service (the default target: keep it the last stage).
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
@@ -46,5 +79,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node directly, not `npm start`: npm would be PID 1 and not forward SIGTERM to node.
 # --max-semi-space-size=8 (MB, V8's default 16): peak RSS some 25 MB lower under load for a few
-# percent of CPU at most; `npm run bench` starts the service with the same flags (src/bench/run.ts).
+# percent of CPU at most; `npm run bench` starts the service with the same flags (bench/run.ts).
 CMD ["node", "--max-semi-space-size=8", "dist/main.js"]

@@ -1,7 +1,7 @@
 /**
  * The demo in a real browser: headless Debian Chromium (never a downloaded one) driven by
- * playwright-core through `node dist/demo.js` (the built service and its Powens emulator, in
- * demo mode) against a redis-server of the test's own. `npm run e2e` builds dist/ first.
+ * playwright-core through `node build/demo/main.js` (the built service and its Powens emulator, in
+ * demo mode) against a redis-server of the test's own. `npm run e2e` builds it first.
  * Screenshots of each step go to test/e2e/screenshots/ (git-ignored).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,10 +27,10 @@ let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
-/** Starts `node dist/demo.js` on free ports and waits for the line that says where to go. */
+/** Starts `node build/demo/main.js` on free ports and waits for the line that says where to go. */
 async function startDemo(): Promise<void> {
-  const entry = join(ROOT, 'dist/demo.js');
-  if (!existsSync(entry)) throw new Error('dist/demo.js is missing: run `npm run e2e` (it builds first)');
+  const entry = join(ROOT, 'build/demo/main.js');
+  if (!existsSync(entry)) throw new Error('build/demo/main.js is missing: run `npm run e2e` (it builds first)');
   const [port, emulatorPort] = [await freePort(), await freePort()];
   base = `http://localhost:${port}`;
   emulator = `http://localhost:${emulatorPort}`;

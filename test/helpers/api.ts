@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ConnectionsAnswer } from '../../src/connections/service.js';
-import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
+import { completeWebview, type WebviewAction } from '../../emulator/index.js';
 import { createKeys } from '../../src/storage/keys.js';
 import type { Browser, Hop } from './browser.js';
 import { startConnect, type Stack } from './stack.js';

@@ -1,9 +1,11 @@
 /**
- * The service compiled once for the tests that run it as a real process (`node <dir>/main.js`).
+ * The service compiled once for the tests that run it as a real process (`node <dir>/main.js`),
+ * and the demo likewise (`node <dir>/demo/main.js`).
  *
- * Compiled with tsconfig.build.json, exactly as `npm run build` does, but into a folder of its
- * own under .tmp/ named after the sources: several test files (jest workers) share one build,
- * a later edit of src/ gets a new one, and neither touches dist/ nor a build that a running
+ * Compiled with tsconfig.build.json, exactly as `npm run build` does (the demo with
+ * demo/tsconfig.json, as `npm run demo` does), but into a folder of its own under .tmp/ named
+ * after the sources: several test files (jest workers) share one build, a later edit of the
+ * sources gets a new one, and neither touches dist/ or build/ nor a build that a running
  * process is still loading. A lock folder (mkdir is atomic) makes concurrent workers wait for
  * the one that builds.
  */
@@ -17,8 +19,29 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILDS = join(ROOT, '.tmp', 'build');
 const WAIT_MS = 180_000;
 
-/** Newest modification time and number of files under src/ plus the compiler settings. */
-function fingerprint(): string {
+/** What one build compiles: its tsconfig, and the folders and files its output depends on. */
+interface Target {
+  config: string;
+  folders: string[];
+  files: string[];
+}
+
+/** The service alone, as the image carries it. */
+const SERVICE: Target = {
+  config: 'tsconfig.build.json',
+  folders: ['src'],
+  files: ['tsconfig.base.json', 'tsconfig.build.json', 'package.json'],
+};
+
+/** The demo: demo/main.ts with the service and the emulator it wires together. */
+const DEMO: Target = {
+  config: 'demo/tsconfig.json',
+  folders: ['src', 'emulator', 'demo'],
+  files: ['tsconfig.base.json', 'package.json'],
+};
+
+/** Newest modification time and number of files of a target's sources plus the compiler settings. */
+function fingerprint(target: Target): string {
   let newest = 0;
   let count = 0;
   const walk = (dir: string): void => {
@@ -31,11 +54,9 @@ function fingerprint(): string {
       }
     }
   };
-  walk(join(ROOT, 'src'));
-  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) {
-    newest = Math.max(newest, statSync(join(ROOT, file)).mtimeMs);
-  }
-  return createHash('sha256').update(`${count}:${newest}`).digest('hex').slice(0, 16);
+  for (const folder of target.folders) walk(join(ROOT, folder));
+  for (const file of target.files) newest = Math.max(newest, statSync(join(ROOT, file)).mtimeMs);
+  return createHash('sha256').update(`${target.config}:${count}:${newest}`).digest('hex').slice(0, 16);
 }
 
 function alive(pid: number): boolean {
@@ -47,9 +68,9 @@ function alive(pid: number): boolean {
   }
 }
 
-async function compile(outDir: string): Promise<void> {
+async function compile(config: string, outDir: string): Promise<void> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], {
+  const child = spawn(process.execPath, [tsc, '-p', config, '--outDir', outDir], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,12 +78,21 @@ async function compile(outDir: string): Promise<void> {
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`the build (tsc -p tsconfig.build.json) failed:\n${output.slice(0, 4000)}`);
+  if (code !== 0) throw new Error(`the build (tsc -p ${config}) failed:\n${output.slice(0, 4000)}`);
 }
 
-/** Builds unless an up-to-date build exists; answers the folder holding main.js. */
-export async function buildService(): Promise<string> {
-  const key = fingerprint();
+/** Builds the service unless an up-to-date build exists; answers the folder holding main.js. */
+export function buildService(): Promise<string> {
+  return build(SERVICE);
+}
+
+/** Builds the demo unless an up-to-date build exists; answers the folder holding demo/main.js. */
+export function buildDemo(): Promise<string> {
+  return build(DEMO);
+}
+
+async function build(target: Target): Promise<string> {
+  const key = fingerprint(target);
   const outDir = join(BUILDS, key);
   const done = join(outDir, '.complete');
   const lock = join(BUILDS, `${key}.lock`);
@@ -83,7 +113,7 @@ export async function buildService(): Promise<string> {
       writeFileSync(join(lock, 'pid'), String(process.pid));
       if (!existsSync(done)) {
         rmSync(outDir, { recursive: true, force: true });
-        await compile(outDir);
+        await compile(target.config, outDir);
         writeFileSync(done, new Date().toISOString());
         prune(key);
       }

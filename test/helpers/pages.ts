@@ -1,5 +1,5 @@
 import { expect } from '@jest/globals';
-import { decodeEntities } from '../../src/emulator/driver.js';
+import { decodeEntities } from '../../emulator/index.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { createKeys } from '../../src/storage/keys.js';
 import type { Hop } from './browser.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createApp, type BuiltApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { createLogger } from '../../src/logging.js';
 import { Metrics } from '../../src/metrics.js';
 import { PowensClient } from '../../src/powens/client.js';

@@ -1,4 +1,4 @@
-import { DEMO_BANK_ID } from '../../src/emulator/connectors.js';
+import { DEMO_BANK_ID } from '../../emulator/index.js';
 import { connectBank, expectProblem, freshUser, listConnections, tokenKey } from '../helpers/api.js';
 import type { Browser } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { digest } from '../../src/crypto.js';
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { FLOW_TTL_MS, MAX_FLOWS_PER_SESSION } from '../../src/storage/flows.js';
 import { Browser, type Hop } from '../helpers/browser.js';
 import { expectErrorPage, storedFor } from '../helpers/pages.js';

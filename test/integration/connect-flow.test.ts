@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { completeWebview, type WebviewAction } from '../../src/emulator/driver.js';
+import { completeWebview, type WebviewAction } from '../../emulator/index.js';
 import type { Browser } from '../helpers/browser.js';
 import { expectErrorPage, logEntries, storedFor } from '../helpers/pages.js';
 import { startConnect, startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';

@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { Browser } from '../helpers/browser.js';
-import { buildService, ROOT } from '../helpers/build.js';
+import { buildDemo, ROOT } from '../helpers/build.js';
 import { freePort } from '../helpers/redis-server.js';
 
-/** `npm run demo` is `node dist/demo.js` after the build: the same entry, from the test build. */
+/** `npm run demo` is `node build/demo/main.js` after its build: the same entry, from the test build. */
 let outDir: string;
 beforeAll(async () => {
-  outDir = await buildService();
+  outDir = await buildDemo();
 }, 60_000);
 
 interface Demo {
@@ -18,7 +18,7 @@ interface Demo {
 }
 
 function runDemo(env: Record<string, string>): Demo {
-  const proc = spawn(process.execPath, [join(outDir, 'demo.js')], {
+  const proc = spawn(process.execPath, [join(outDir, 'demo', 'main.js')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

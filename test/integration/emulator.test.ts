@@ -1,8 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { completeWebview } from '../../src/emulator/driver.js';
-import { TEST_CONNECTOR_UUID } from '../../src/emulator/app.js';
+import { completeWebview, startEmulator, TEST_CONNECTOR_UUID, type RunningEmulator } from '../../emulator/index.js';
 
 const DOMAIN = 'demo-sandbox.biapi.pro';
 const CLIENT_ID = 'test-client';
@@ -498,5 +496,12 @@ describe('server', () => {
     await new Promise((r) => setTimeout(r, 50));
     await other.close();
     expect(await pending).toBe('failed');
+  });
+
+  it('answers GET /healthz for the container healthcheck, counted as no API call', async () => {
+    const res = await fetch(`${emu.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(emu.emulator.knobs.calls()).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { createKeys } from '../../src/storage/keys.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';

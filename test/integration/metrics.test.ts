@@ -1,7 +1,7 @@
 // GET /metrics (docs/REFERENCE.md, "Operations"): Prometheus text from prom-client, protected by
 // METRICS_TOKEN, with request durations by route template, flow outcomes, Powens calls and Redis
 // errors. The default process metrics are checked on the real process (multi-instance test).
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { labelValues, parseMetrics, sampleValue, type Sample } from '../helpers/prometheus.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 

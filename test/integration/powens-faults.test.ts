@@ -3,7 +3,7 @@
 // other calls never, and the connections to Powens are kept alive.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { PowensClient } from '../../src/powens/client.js';
 import { connectBank } from '../helpers/api.js';
 import type { Browser, Hop } from '../helpers/browser.js';

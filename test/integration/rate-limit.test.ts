@@ -1,6 +1,6 @@
 // Rate limits (README "Configuration", docs/REFERENCE.md "Operations"): per IP and per user, counted in Redis, on the flow
 // routes and the API; 429 with Retry-After; the client IP as TRUST_PROXY says.
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';
 

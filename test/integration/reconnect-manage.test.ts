@@ -1,4 +1,4 @@
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { connectBank, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser, Hop } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';

@@ -2,8 +2,7 @@
 // emulator as Powens, and raw sockets to see exactly what the server does with each connection.
 import { jest } from '@jest/globals';
 import net from 'node:net';
-import { completeWebview } from '../../src/emulator/driver.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { Browser } from '../helpers/browser.js';
 import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';

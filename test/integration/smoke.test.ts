@@ -1,4 +1,4 @@
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;

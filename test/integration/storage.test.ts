@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { completeWebview } from '../../src/emulator/driver.js';
+import { completeWebview } from '../../emulator/index.js';
 import { AppError } from '../../src/errors.js';
 import { createKeys } from '../../src/storage/keys.js';
 import { connectBank } from '../helpers/api.js';

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { SendWebhookOptions, WebhookDelivery } from '../../src/emulator/app.js';
+import type { SendWebhookOptions, WebhookDelivery } from '../../emulator/index.js';
 import { connectBank, expectProblem, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser, Hop } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';

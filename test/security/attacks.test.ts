@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { digest } from '../../src/crypto.js';
-import { completeWebview } from '../../src/emulator/driver.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { catalogue, type ErrorCode } from '../../src/errors.js';
 import type { PendingFlow } from '../../src/storage/flows.js';
 import { createKeys, type Keys } from '../../src/storage/keys.js';

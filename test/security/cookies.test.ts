@@ -1,5 +1,4 @@
-import { completeWebview } from '../../src/emulator/driver.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { Browser, type Hop } from '../helpers/browser.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startConnect, startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';

@@ -1,4 +1,4 @@
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { DEMO_JS } from '../../src/web/demo-script.js';
 import type { Hop } from '../helpers/browser.js';
 import { Browser } from '../helpers/browser.js';

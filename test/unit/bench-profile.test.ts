@@ -1,4 +1,4 @@
-import { summarize } from '../../src/bench/profile.js';
+import { summarize } from '../../bench/profile.js';
 
 const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({
   id,

@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { parse } from 'yaml';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -101,10 +102,41 @@ function execForm(args: string): string[] | undefined {
   }
 }
 
+/** A stage's dependencies hold no dev dependency: none installed there, none copied in from a stage that has them. */
+function expectNoDevDependencies(stages: Stage[], stage: Stage): void {
+  const stageNamed = (name: string): Stage | undefined => stages.find((candidate) => candidate.name === name.toLowerCase());
+  // Installs run in the stage itself must omit dev dependencies...
+  for (const run of ofKind(stage, 'RUN')) {
+    for (const install of npmInstalls(run.args)) expect(omitsDev(install)).toBe(true);
+  }
+  // ...and node_modules copied in must come from a stage whose every install omitted them.
+  const copiedModules = ofKind(stage, 'COPY').filter((copy) => /node_modules/.test(copy.args));
+  for (const copy of copiedModules) {
+    const from = /--from=(\S+)/.exec(copy.args)?.[1];
+    expect(from).toBeDefined(); // node_modules from the build context would be the developer's own
+    const source = stageNamed(from!) ?? stages[Number(from)];
+    expect(source).toBeDefined();
+    const installs = ofKind(source!, 'RUN').flatMap((run) => npmInstalls(run.args));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) expect(omitsDev(install)).toBe(true);
+  }
+  // ...and the stage gets its dependencies one way or the other.
+  const installsHere = ofKind(stage, 'RUN').some((run) => npmInstalls(run.args).length > 0);
+  expect(installsHere || copiedModules.length > 0).toBe(true);
+}
+
+/** The stages a stage copies files from (`COPY --from=<stage>`), by name or index. */
+function copiedFrom(stages: Stage[], stage: Stage): Stage[] {
+  return ofKind(stage, 'COPY')
+    .map((copy) => /--from=(\S+)/.exec(copy.args)?.[1])
+    .filter((from): from is string => from !== undefined)
+    .map((from) => stages.find((candidate) => candidate.name === from.toLowerCase()) ?? stages[Number(from)])
+    .filter((source): source is Stage => source !== undefined);
+}
+
 describe('Dockerfile', () => {
   const stages = parseDockerfile(read('Dockerfile'));
   const final = stages.at(-1)!;
-  const stageNamed = (name: string): Stage | undefined => stages.find((stage) => stage.name === name.toLowerCase());
 
   it('is a multi-stage build', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -115,24 +147,7 @@ describe('Dockerfile', () => {
   });
 
   it('installs no dev dependencies into the final stage', () => {
-    // Installs run in the final stage itself must omit dev dependencies...
-    for (const run of ofKind(final, 'RUN')) {
-      for (const install of npmInstalls(run.args)) expect(omitsDev(install)).toBe(true);
-    }
-    // ...and node_modules copied in must come from a stage whose every install omitted them.
-    const copiedModules = ofKind(final, 'COPY').filter((copy) => /node_modules/.test(copy.args));
-    for (const copy of copiedModules) {
-      const from = /--from=(\S+)/.exec(copy.args)?.[1];
-      expect(from).toBeDefined(); // node_modules from the build context would be the developer's own
-      const source = stageNamed(from!) ?? stages[Number(from)];
-      expect(source).toBeDefined();
-      const installs = ofKind(source!, 'RUN').flatMap((run) => npmInstalls(run.args));
-      expect(installs.length).toBeGreaterThan(0);
-      for (const install of installs) expect(omitsDev(install)).toBe(true);
-    }
-    // ...and the final stage gets its dependencies one way or the other.
-    const installsHere = ofKind(final, 'RUN').some((run) => npmInstalls(run.args).length > 0);
-    expect(installsHere || copiedModules.length > 0).toBe(true);
+    expectNoDevDependencies(stages, final);
   });
 
   it('runs the final stage as a non-root user', () => {
@@ -169,6 +184,64 @@ describe('Dockerfile', () => {
     const copies = stages.flatMap((stage) => [...ofKind(stage, 'COPY'), ...ofKind(stage, 'ADD')]);
     for (const copy of copies) expect(copy.args).not.toMatch(/(^|[\s/"])\.env\b/);
   });
+
+  it('builds the service image from src/ alone: no emulator, bench or demo in it or in the stages it copies from', () => {
+    const devFolders = /(^|[\s/"])(emulator|bench|demo|test)(\/|\s|"|$)/;
+    for (const stage of [final, ...copiedFrom(stages, final)]) {
+      for (const copy of [...ofKind(stage, 'COPY'), ...ofKind(stage, 'ADD')]) expect(copy.args).not.toMatch(devFolders);
+    }
+    // tsconfig files may hold comments: read as TypeScript reads them.
+    const tsconfigBuild = ts.parseConfigFileTextToJson('tsconfig.build.json', read('tsconfig.build.json')).config as {
+      include?: string[];
+      compilerOptions?: { outDir?: string };
+    };
+    expect(tsconfigBuild.include).toEqual(['src']);
+    expect(tsconfigBuild.compilerOptions?.outDir).toBe('dist');
+  });
+});
+
+describe('Dockerfile, target emulator', () => {
+  const stages = parseDockerfile(read('Dockerfile'));
+  const emulator = stages.find((stage) => stage.name === 'emulator');
+
+  it('exists, on Node 24, and is not the last stage (a plain build stays the service)', () => {
+    expect(emulator).toBeDefined();
+    expect(resolveBase(stages, emulator!)).toMatch(/^(docker\.io\/)?(library\/)?node:24($|[.@-])/);
+    expect(stages.at(-1)).not.toBe(emulator);
+  });
+
+  it('installs no dev dependencies and runs as a non-root user', () => {
+    expectNoDevDependencies(stages, emulator!);
+    const user = ofKind(emulator!, 'USER').at(-1)?.args;
+    expect(user).toBeDefined();
+    expect(user!.split(':')[0]).not.toMatch(/^(root|0)$/);
+  });
+
+  it('is built from emulator/ alone, never from src/', () => {
+    const sources = copiedFrom(stages, emulator!);
+    expect(sources.length).toBeGreaterThan(0);
+    for (const stage of [emulator!, ...sources]) {
+      for (const copy of [...ofKind(stage, 'COPY'), ...ofKind(stage, 'ADD')]) expect(copy.args).not.toMatch(/(^|[\s/"])src(\/|\s|"|$)/);
+    }
+    expect(sources.some((stage) => ofKind(stage, 'COPY').some((copy) => /(^|\s)emulator(\/|\s)/.test(copy.args)))).toBe(true);
+  });
+
+  it('declares a HEALTHCHECK on /healthz of its port 4010', () => {
+    const healthcheck = ofKind(emulator!, 'HEALTHCHECK').at(-1)?.args ?? '';
+    expect(healthcheck).toMatch(/\bCMD\b/);
+    expect(healthcheck).toContain('/healthz');
+    expect(healthcheck).toContain('4010');
+    expect(ofKind(emulator!, 'EXPOSE').map((expose) => expose.args)).toContain('4010');
+  });
+
+  it('starts node directly on the emulator, not through npm', () => {
+    expect(ofKind(emulator!, 'ENTRYPOINT')).toHaveLength(0);
+    const cmd = execForm(ofKind(emulator!, 'CMD').at(-1)?.args ?? '');
+    expect(cmd).toBeDefined();
+    expect(cmd![0]).toBe('node');
+    expect(cmd!.join(' ')).toMatch(/\bemulator\/main\.js\b/);
+    expect(cmd!.join(' ')).not.toMatch(/\bnpm\b|dist\//);
+  });
 });
 
 // ---------------------------------------------------------------- .dockerignore
@@ -195,6 +268,8 @@ describe('.dockerignore', () => {
 // ---------------------------------------------------------------- docker-compose.yml
 
 type Service = Record<string, unknown> & {
+  build?: string | { context?: string; target?: string };
+  image?: string;
   command?: string | string[];
   volumes?: Array<string | { type?: string; source?: string; target?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
@@ -254,6 +329,25 @@ describe('docker-compose.yml', () => {
   it('gives the bff a healthcheck', () => {
     expect(hasHealthcheck(bff!)).toBe(true);
     expect(words(bff!.healthcheck!.test)).toContain('/healthz');
+  });
+
+  it('builds the bff from the Dockerfile\'s last stage, the service', () => {
+    const stages = parseDockerfile(read('Dockerfile'));
+    const target = typeof bff!.build === 'string' ? undefined : bff!.build?.target;
+    expect(target === undefined || target === stages.at(-1)!.name).toBe(true);
+  });
+
+  it('builds the emulator from the Dockerfile\'s emulator target, as an image of its own, not dist/emulator', () => {
+    const build = emulator!.build;
+    expect(typeof build).toBe('object');
+    expect((build as { target?: string }).target).toBe('emulator');
+    expect(emulator!.image).not.toBe(bff!.image);
+    expect(words(emulator!.command)).not.toContain('dist/');
+  });
+
+  it('gives the emulator a healthcheck on /healthz of its port 4010', () => {
+    expect(hasHealthcheck(emulator!)).toBe(true);
+    expect(words(emulator!.healthcheck!.test)).toMatch(/\/\/127\.0\.0\.1:4010\/healthz/);
   });
 
   it('starts the emulator only with the demo profile, and the rest without one', () => {

@@ -1,8 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { appendQuery, escapeHtml, powensDate, redirectUriAllowed, safeEqual } from '../../src/emulator/util.js';
-import { KnobRegistry } from '../../src/emulator/knobs.js';
-import { EmulatorStore } from '../../src/emulator/store.js';
-import { decodeEntities, pageErrorText, parseForms } from '../../src/emulator/driver.js';
+import {
+  appendQuery,
+  decodeEntities,
+  EmulatorStore,
+  escapeHtml,
+  KnobRegistry,
+  pageErrorText,
+  parseForms,
+  powensDate,
+  redirectUriAllowed,
+  safeEqual,
+} from '../../emulator/index.js';
 
 describe('emulator helpers', () => {
   it('formats dates the Powens way, in UTC', () => {

@@ -1,8 +1,7 @@
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Config } from '../../src/config.js';
-import { completeWebview } from '../../src/emulator/driver.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { AppError } from '../../src/errors.js';
 import { safeError } from '../../src/logging.js';
 import { PowensClient } from '../../src/powens/client.js';

@@ -1,4 +1,4 @@
-import { createEmulator } from '../../src/emulator/app.js';
+import { createEmulator } from '../../emulator/index.js';
 import { AppError } from '../../src/errors.js';
 import { parseWebhookPayload } from '../../src/webhooks/payload.js';
 

@@ -6,35 +6,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createApiRouter } from './api.js';
 import { DEMO_BANK_ID } from './connectors.js';
 import { createControlRouter } from './control.js';
-import { type EmulatorEndpoint, type FailOptions, KnobRegistry, type TimesOptions } from './knobs.js';
-import {
-  type ConnectionFieldPatch,
-  type EmulatorSnapshot,
-  EmulatorStore,
-  type EmulatorUserView,
-  type PowensConnection,
-} from './store.js';
-import type { EmulatorClient, EmulatorContext } from './types.js';
+import { KnobRegistry } from './knobs.js';
+import { type EmulatorSnapshot, EmulatorStore, type EmulatorUserView, type PowensConnection } from './store.js';
+import type { EmulatorClient, EmulatorContext, EmulatorKnobs } from './types.js';
 import { escapeHtml } from './util.js';
 import { createWebviewRouter, renderWebviewErrorPage } from './webview.js';
-import {
-  type BuiltWebhookEvent,
-  buildWebhookPayload,
-  sendWebhook,
-  type SendWebhookOptions,
-  type WebhookDelivery,
-  webhookIds,
-  type WebhookSubject,
-} from './webhooks.js';
-
-export type { EmulatorClient } from './types.js';
-export type { EmulatorEndpoint, FailOptions, TimesOptions } from './knobs.js';
-export { EMULATOR_ENDPOINTS } from './knobs.js';
-export type { ConnectionFieldPatch, EmulatorSnapshot, EmulatorUserView, PowensConnection, SnapshotUser } from './store.js';
-export type { EmulatorConnector } from './connectors.js';
-export { CONNECTORS, DEMO_BANK_ID, TEST_CONNECTOR_ID, TEST_CONNECTOR_UUID } from './connectors.js';
-export type { BuiltWebhookEvent, SendWebhookOptions, WebhookDelivery, WebhookSubject } from './webhooks.js';
-export { WEBHOOK_EVENTS, signWebhook } from './webhooks.js';
+import { buildWebhookPayload, sendWebhook, webhookIds } from './webhooks.js';
 
 export const DEFAULT_CLIENT: Readonly<EmulatorClient> = Object.freeze({
   clientId: 'demo-client',
@@ -51,48 +28,6 @@ export interface EmulatorOptions {
   /** Base URL the emulator is reached at, used to build links; may be set later via setPublicUrl. */
   publicUrl?: string;
   now?: () => Date;
-}
-
-export interface AddUserOptions {
-  connections?: { connectorId?: number; state?: string | null; errorMessage?: string | null }[];
-}
-
-export interface AddedUser {
-  userId: number;
-  /** A permanent token of the new user. */
-  token: string;
-  connectionIds: number[];
-}
-
-export interface EmulatorKnobs {
-  /** Answers `status` with `body` (default a Powens error JSON), `times` calls (default until reset). */
-  fail(endpoint: EmulatorEndpoint, options: FailOptions): void;
-  /** Never answers (until the client or the server closes the socket). */
-  hang(endpoint: EmulatorEndpoint, options?: TimesOptions): void;
-  /** Waits `ms` before handling the call. */
-  delay(endpoint: EmulatorEndpoint, ms: number, options?: TimesOptions): void;
-  /** Answers 200 `application/json` with a truncated body. */
-  malformed(endpoint: EmulatorEndpoint, options?: TimesOptions): void;
-  /** Sets a connection's `state` (and `error_message`, default null). Throws for an unknown id. */
-  setConnectionState(connectionId: number, state: string | null, errorMessage?: string | null): void;
-  /** Sets any fields of a connection (dates as Date or raw string). Throws for an unknown id. */
-  setConnectionField(connectionId: number, fields: ConnectionFieldPatch): void;
-  /** Creates a Powens user with a permanent token and connections (default one Demo Bank connection in state null). */
-  addUser(options?: AddUserOptions): AddedUser;
-  /** Clears the knobs and the call counters, not the data. */
-  reset(): void;
-  /** Clears the knobs, the call counters and all the data. */
-  resetAll(): void;
-  /** Number of API calls received by an endpoint, or by all of them. */
-  calls(endpoint?: EmulatorEndpoint): number;
-  /**
-   * POSTs a webhook to `url` as Powens would (the `event` query parameter added, an
-   * `id_webhook_data` added to an object payload that has none), signed with `hmacSecret`
-   * and/or with `Authorization: Bearer <bearer>`. Resolves with the answer.
-   */
-  sendWebhook(url: string, event: string, payload: unknown, options?: SendWebhookOptions): Promise<WebhookDelivery>;
-  /** A payload of `event` in Powens' shape, built from the emulator's data. */
-  webhookPayload(event: BuiltWebhookEvent, subject: WebhookSubject): Record<string, unknown>;
 }
 
 export interface EmulatorState {
@@ -196,6 +131,12 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // Liveness for the container's HEALTHCHECK (Dockerfile, target `emulator`): the process
+  // answers HTTP. Not a Powens endpoint, so it counts no API call and no knob applies.
+  app.get('/healthz', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  });
   app.use('/2.0', createApiRouter(ctx));
   app.use('/__emulator', createControlRouter(ctx, knobs));
   app.get('/', (_req, res) => {

@@ -2,8 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { EmulatorConnector } from './connectors.js';
 import { EMULATOR_ENDPOINTS, type EmulatorEndpoint, isEmulatorEndpoint } from './knobs.js';
 import type { ConnectionFieldPatch } from './store.js';
-import type { EmulatorKnobs } from './app.js';
-import type { EmulatorContext } from './types.js';
+import type { EmulatorContext, EmulatorKnobs } from './types.js';
 import { isRecord } from './util.js';
 import { isBuiltWebhookEvent, type SendWebhookOptions, WEBHOOK_EVENTS } from './webhooks.js';
 

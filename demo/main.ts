@@ -1,8 +1,8 @@
-import { loadConfig, formatProblems } from './config.js';
-import { startEmulator } from './emulator/server.js';
-import { start } from './main.js';
-import { createLogger } from './logging.js';
-import { connectRedis, createRedis, type RedisClient } from './storage/redis.js';
+import { startEmulator } from '../emulator/index.js';
+import { loadConfig, formatProblems } from '../src/config.js';
+import { start } from '../src/main.js';
+import { createLogger } from '../src/logging.js';
+import { connectRedis, createRedis, type RedisClient } from '../src/storage/redis.js';
 import { randomBytes } from 'node:crypto';
 
 /**

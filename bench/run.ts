@@ -17,12 +17,16 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { completeWebview } from '../emulator/driver.js';
+import { completeWebview } from '../emulator/index.js';
 import { cpuMicros, heapAfterGc, freePort, machineBusyMicros, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
 import { summarizeProfiles } from './profile.js';
 
+// Run from build/bench/run.js (bench/tsconfig.json): the repository is two folders up, the
+// emulator and the bench's own helpers are built next to it, the service is the production
+// build in dist/ (`npm run build`), the very files the image runs.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST = fileURLToPath(new URL('../', import.meta.url));
+const BUILD = fileURLToPath(new URL('../', import.meta.url));
+const DIST = join(ROOT, 'dist');
 
 /**
  * The V8 flags the container runs the service with (Dockerfile CMD). A young generation of
@@ -245,7 +249,7 @@ async function main(): Promise<void> {
     const PATH = process.env['PATH'] ?? '/usr/bin:/bin';
     const tokenKeys = `bench:${randomBytes(32).toString('base64')}`;
 
-    const emulator = startChild('emulator', process.execPath, [join(DIST, 'emulator', 'main.js')], {
+    const emulator = startChild('emulator', process.execPath, [join(BUILD, 'emulator', 'main.js')], {
       PATH,
       EMULATOR_PORT: String(emulatorPort),
       EMULATOR_HOST: '127.0.0.1',
@@ -280,7 +284,7 @@ async function main(): Promise<void> {
       ...SERVICE_NODE_FLAGS,
       '--expose-gc',
       '--import',
-      pathToFileURL(join(DIST, 'bench', 'probe.js')).href,
+      pathToFileURL(join(BUILD, 'bench', 'probe.js')).href,
       ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, profileAs)}`] : []),
       join(DIST, 'main.js'),
     ];
@@ -288,7 +292,7 @@ async function main(): Promise<void> {
     children.push(serviceA);
     const serviceB = startChild('service (cache off)', process.execPath, nodeArgs('service-cache-off'), serviceEnv(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }));
     children.push(serviceB);
-    const hello = startChild('baseline', process.execPath, [join(DIST, 'bench', 'hello.js'), String(helloPort)], { PATH });
+    const hello = startChild('baseline', process.execPath, [join(BUILD, 'bench', 'hello.js'), String(helloPort)], { PATH });
     children.push(hello);
 
     const a = `http://127.0.0.1:${portA}`;

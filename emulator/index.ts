@@ -1,0 +1,34 @@
+/**
+ * The emulator's public API: tests, the demo and the bench import this file only, never a
+ * module behind it. The emulator stands in for Powens, so it imports nothing from src/ either
+ * (emulator/tsconfig.json fails the build if it does).
+ */
+
+// Building and running it.
+export { createEmulator, DEFAULT_CLIENT, DEFAULT_DOMAIN } from './app.js';
+export type { Emulator, EmulatorOptions, EmulatorState } from './app.js';
+export { startEmulator } from './server.js';
+export type { RunningEmulator, StartEmulatorOptions } from './server.js';
+export type { AddedUser, AddUserOptions, EmulatorClient, EmulatorKnobs } from './types.js';
+
+// Knobs (faults, delays) and the data they act on.
+export { EMULATOR_ENDPOINTS } from './knobs.js';
+export type { EmulatorEndpoint, FailOptions, TimesOptions } from './knobs.js';
+export type { ConnectionFieldPatch, EmulatorSnapshot, EmulatorUserView, PowensConnection, SnapshotUser } from './store.js';
+
+// The banks it offers.
+export { CONNECTORS, DEMO_BANK_ID, TEST_CONNECTOR_ID, TEST_CONNECTOR_UUID } from './connectors.js';
+export type { EmulatorConnector } from './connectors.js';
+
+// Webhooks as Powens sends them.
+export { signWebhook, WEBHOOK_EVENTS } from './webhooks.js';
+export type { BuiltWebhookEvent, SendWebhookOptions, WebhookDelivery, WebhookSubject } from './webhooks.js';
+
+// The driver: fills in the webview's forms as a user would, over HTTP.
+export { completeWebview, decodeEntities, pageErrorText, parseForms } from './driver.js';
+export type { ParsedForm, WebviewAction } from './driver.js';
+
+// Building blocks, exported for the emulator's own unit tests (test/unit/emulator.test.ts).
+export { KnobRegistry } from './knobs.js';
+export { EmulatorStore } from './store.js';
+export { appendQuery, escapeHtml, powensDate, redirectUriAllowed, safeEqual } from './util.js';
