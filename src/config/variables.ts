@@ -26,14 +26,6 @@ export const SECTIONS = [
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
-/** Prose shown under a section's heading, in the README and in `.env.example`. */
-export const SECTION_NOTES: Partial<Record<Section, string>> = {
-  Webhooks:
-    "In the Powens console, give each event its URL with the event's name in the query, e.g. ${PUBLIC_URL}/webhooks/powens?event=CONNECTION_SYNCED (likewise CONNECTION_DELETED, USER_DELETED).",
-  Demo:
-    '`npm run demo` only (not the container): it also reads the variables above, but defaults HOST to 127.0.0.1, LOG_LEVEL to warn and POWENS_DOMAIN to demo-sandbox.biapi.pro, sets AUTH_MODE=demo and the POWENS_CLIENT_*, POWENS_API_URL and POWENS_WEBVIEW_URL of its emulator, refuses NODE_ENV=production, and wants TOKEN_ENCRYPTION_KEYS whenever REDIS_URL is set.',
-};
-
 /** A variable's type: from its trimmed, non-empty text to its value. */
 type Type = z.ZodType<unknown, string>;
 
@@ -97,7 +89,7 @@ export const SERVICE_VARIABLES = {
     section: 'Service',
     type: t.int(0, 65535),
     default: '3000',
-    description: 'Listen port. docker-compose.yml sets it (and HOST) itself.',
+    description: 'Listen port. docker-compose.yml sets it (and `HOST`) itself.',
   }),
   HOST: variable({
     section: 'Service',
@@ -110,17 +102,17 @@ export const SERVICE_VARIABLES = {
     type: t.publicUrl(),
     required: 'production',
     requiredHint: 'the https URL browsers use',
-    defaultNote: 'http://localhost:${PORT}',
+    defaultNote: '`http://localhost:${PORT}`',
     example: 'https://bank.example.com',
     description:
-      'External base URL of the service, as browsers reach it; the Powens callback is ${PUBLIC_URL}/callback. (P): https. With https, cookies are Secure and `__Host-` prefixed (and HSTS is sent).',
+      'External base URL of the service, as browsers reach it; the Powens callback is `${PUBLIC_URL}/callback`. (P): https. With https, cookies are Secure and `__Host-` prefixed (and HSTS is sent).',
   }),
   TRUST_PROXY: variable({
     section: 'Service',
     type: t.trustProxy(),
     default: 'false',
     description:
-      'Express "trust proxy", when TLS ends at a load balancer: true, false, a hop count (1) or a list of addresses/subnets (loopback, 10.0.0.0/8). Needed for Secure cookies and per-IP rate limits behind a proxy.',
+      'Express `trust proxy`, when TLS ends at a load balancer: `true`, `false`, a hop count (`1`) or a list of addresses/subnets (`loopback, 10.0.0.0/8`). Needed for Secure cookies and per-IP rate limits behind a proxy.',
   }),
 
   // --- Powens
@@ -130,7 +122,7 @@ export const SERVICE_VARIABLES = {
     required: 'always',
     requiredHint: 'your Powens domain, e.g. acme-sandbox.biapi.pro',
     example: 'acme-sandbox',
-    description: 'Your Powens API host. A bare name means <name>.biapi.pro (acme-sandbox -> acme-sandbox.biapi.pro).',
+    description: 'Your Powens API host. A bare name means `<name>.biapi.pro`: `acme-sandbox` is `acme-sandbox.biapi.pro`.',
   }),
   POWENS_CLIENT_ID: variable({
     section: 'Powens',
@@ -152,14 +144,14 @@ export const SERVICE_VARIABLES = {
   POWENS_REDIRECT_URI: variable({
     section: 'Powens',
     type: t.serviceUrl({ trimSlashes: false }),
-    defaultNote: '${PUBLIC_URL}/callback',
+    defaultNote: '`${PUBLIC_URL}/callback`',
     example: 'https://bank.example.com/callback',
     description: 'Where the webview sends the browser back; must be white-listed in the Powens console. (P): https.',
   }),
   POWENS_API_URL: variable({
     section: 'Powens',
     type: t.serviceUrl({ trimSlashes: true }),
-    defaultNote: 'https://${POWENS_DOMAIN}/2.0',
+    defaultNote: '`https://${POWENS_DOMAIN}/2.0`',
     example: 'https://acme-sandbox.biapi.pro/2.0',
     description: 'The Powens API; set it to point at an emulator. (P): https.',
   }),
@@ -167,14 +159,14 @@ export const SERVICE_VARIABLES = {
     section: 'Powens',
     type: t.serviceUrl({ trimSlashes: true }),
     default: 'https://webview.powens.com',
-    description: 'The hosted webview; flows open ${POWENS_WEBVIEW_URL}/{lang}/connect|reconnect|manage. (P): https.',
+    description: 'The hosted webview; flows open `${POWENS_WEBVIEW_URL}/{lang}/connect|reconnect|manage`. (P): https.',
   }),
   POWENS_WEBVIEW_LANG: variable({
     section: 'Powens',
     type: t.webviewLang(),
-    defaultNote: "the browser's Accept-Language among these, else en",
+    defaultNote: "the browser's `Accept-Language` among these, else `en`",
     example: 'en',
-    description: 'Webview language: en, fr, de, nl, pt, it or es.',
+    description: 'Webview language: `en`, `fr`, `de`, `nl`, `pt`, `it` or `es`.',
   }),
   POWENS_TIMEOUT_MS: variable({
     section: 'Powens',
@@ -193,7 +185,7 @@ export const SERVICE_VARIABLES = {
     section: 'Powens',
     type: t.int(0, 86400),
     default: '60',
-    description: "How long a user's connection list from Powens is cached in Redis, in seconds; 0 turns the cache off.",
+    description: "How long a user's connection list from Powens is cached in Redis, in seconds; `0` turns the cache off.",
   }),
 
   // --- Redis
@@ -202,10 +194,10 @@ export const SERVICE_VARIABLES = {
     type: t.redisUrl(),
     required: 'production',
     secret: true,
-    defaultNote: 'none: `npm run demo` then keeps everything in memory',
+    defaultNote: 'unset: `npm run demo` then keeps everything in memory',
     example: 'redis://localhost:6379',
     description:
-      'redis:// or rediss:// (TLS), with credentials if any: rediss://:<password>@redis.example.com:6380/0. docker-compose.yml sets it to its own Redis.',
+      '`redis://` or `rediss://` (TLS), with credentials if any: `rediss://:<password>@redis.example.com:6380/0`. docker-compose.yml sets it to its own Redis.',
   }),
   REDIS_PREFIX: variable({
     section: 'Redis',
@@ -219,26 +211,26 @@ export const SERVICE_VARIABLES = {
     type: t.hostPorts(),
     example: 'sentinel-1.example.com:26379,sentinel-2.example.com:26379',
     description:
-      "Redis Sentinel: comma-separated host:port of the sentinels. REDIS_URL then gives only the master's password, database and TLS (its host is not used, e.g. redis://:<master password>@mymaster/0). Not with REDIS_CLUSTER.",
+      "Redis Sentinel: comma-separated `host:port` of the sentinels. `REDIS_URL` then gives only the master's password, database and TLS (its host is not used, e.g. `redis://:<master password>@mymaster/0`). Not with `REDIS_CLUSTER`.",
   }),
   REDIS_SENTINEL_NAME: variable({
     section: 'Redis',
     type: t.text(),
     example: 'mymaster',
-    description: "Redis Sentinel: the monitored master's name; required with REDIS_SENTINELS.",
+    description: "Redis Sentinel: the monitored master's name; required with `REDIS_SENTINELS`.",
   }),
   REDIS_SENTINEL_PASSWORD: variable({
     section: 'Redis',
     type: t.text(),
     secret: true,
     example: '<sentinel password>',
-    description: "Redis Sentinel: the sentinels' own password (the master's is in REDIS_URL).",
+    description: "Redis Sentinel: the sentinels' own password (the master's is in `REDIS_URL`).",
   }),
   REDIS_CLUSTER: variable({
     section: 'Redis',
     type: t.bool(),
     default: 'false',
-    description: "Redis Cluster: true to treat REDIS_URL as one of the cluster's nodes (the others are discovered). Not with sentinels.",
+    description: "Redis Cluster: `true` to treat `REDIS_URL` as one of the cluster's nodes (the others are discovered). Not with sentinels.",
   }),
   REDIS_COMMAND_TIMEOUT_MS: variable({
     section: 'Redis',
@@ -260,10 +252,10 @@ export const SERVICE_VARIABLES = {
     required: 'production',
     requiredHint: 'at least 32 characters',
     secret: true,
-    defaultNote: 'generated for the process (and reported) outside production',
+    defaultNote: 'a random one per process, with a warning',
     example: '<at least 32 random characters>',
     description:
-      'Signs the session cookie. Comma-separated: the first signs, all verify, so a new secret can be put first while the old one still verifies. (P): each at least 32 characters; generate one with: openssl rand -base64 48',
+      'Signs the session cookie. Comma-separated: the first signs, all verify, so a new secret can be put first while the old one still verifies. (P): each at least 32 characters; generate one with `openssl rand -base64 48`.',
   }),
   SESSION_TTL_SECONDS: variable({
     section: 'Sessions & tokens',
@@ -277,10 +269,10 @@ export const SERVICE_VARIABLES = {
     required: 'production',
     requiredHint: 'keyId:base64 of 32 bytes',
     secret: true,
-    defaultNote: 'generated for the process (and reported) outside production',
+    defaultNote: 'a random one per process, with a warning',
     example: 'k1:<output of: openssl rand -base64 32>',
     description:
-      'Encrypts the stored Powens tokens (AES-256-GCM). Comma-separated keyId:base64-of-32-bytes; the first encrypts, all decrypt. To rotate, put a new key first and keep the old one until `npm run rotate-keys` has re-sealed every token. A key: openssl rand -base64 32',
+      'Encrypts the stored Powens tokens (AES-256-GCM). Comma-separated `keyId:base64-of-32-bytes`; the first encrypts, all decrypt. To rotate, put a new key first and keep the old one until `npm run rotate-keys` has re-sealed every token. A key: `openssl rand -base64 32`.',
   }),
 
   // --- Auth
@@ -289,16 +281,16 @@ export const SERVICE_VARIABLES = {
     type: t.authMode(),
     required: 'production',
     requiredHint: 'header or jwt',
-    defaultNote: 'demo outside production',
+    defaultNote: '`demo`',
     example: 'header',
     description:
-      'Who the user is: header (a trusted proxy sets AUTH_HEADER), jwt (AUTH_JWT_SECRET or AUTH_JWKS_URL) or demo (a sign-in page for trying it out). (P): not demo.',
+      'Who the user is: `header` (a trusted proxy sets `AUTH_HEADER`), `jwt` (`AUTH_JWT_SECRET` or `AUTH_JWKS_URL`) or `demo` (a sign-in page for trying it out). (P): not demo.',
   }),
   AUTH_HEADER: variable({
     section: 'Auth',
     type: t.text(),
     default: 'x-user-id',
-    description: 'header mode: the header carrying the user id. Only safe behind a proxy that sets it and strips it from clients.',
+    description: '`header` mode: the header carrying the user id. Only safe behind a proxy that sets it and strips it from clients.',
   }),
   AUTH_JWT_SECRET: variable({
     section: 'Auth',
@@ -306,45 +298,45 @@ export const SERVICE_VARIABLES = {
     secret: true,
     example: '<at least 32 random characters>',
     description:
-      'jwt mode: an HS256 secret (at least 32 characters), or else AUTH_JWKS_URL, not both. The user id is the sub claim; the token comes from Authorization: Bearer or the AUTH_JWT_COOKIE cookie.',
+      '`jwt` mode: an HS256 secret (at least 32 characters), or else `AUTH_JWKS_URL`, not both. The user id is the `sub` claim; the token comes from `Authorization: Bearer` or the `AUTH_JWT_COOKIE` cookie.',
   }),
   AUTH_JWKS_URL: variable({
     section: 'Auth',
     type: t.text(),
     example: 'https://auth.example.com/.well-known/jwks.json',
-    description: 'jwt mode: the JWKS of the tokens\' issuer (instead of AUTH_JWT_SECRET). (P): https.',
+    description: "`jwt` mode: the JWKS of the tokens' issuer (instead of `AUTH_JWT_SECRET`). (P): https.",
   }),
   AUTH_JWT_ISSUER: variable({
     section: 'Auth',
     type: t.text(),
     example: 'https://auth.example.com/',
-    description: 'jwt mode: the iss claim every token must carry, if set.',
+    description: '`jwt` mode: the `iss` claim every token must carry, if set.',
   }),
   AUTH_JWT_AUDIENCE: variable({
     section: 'Auth',
     type: t.text(),
     example: 'powens-connect-bff',
-    description: 'jwt mode: the aud claim every token must carry, if set.',
+    description: '`jwt` mode: the `aud` claim every token must carry, if set.',
   }),
   AUTH_JWT_COOKIE: variable({
     section: 'Auth',
     type: t.text(),
     example: 'app_session',
-    description: 'jwt mode: a cookie to read the token from when there is no Authorization header.',
+    description: '`jwt` mode: a cookie to read the token from when there is no `Authorization` header.',
   }),
   AUTH_JWKS_COOLDOWN_SECONDS: variable({
     section: 'Auth',
     type: t.int(0, 3600),
     default: '30',
     description:
-      'jwt mode with a JWKS: the JWKS is cached (10 minutes) and fetched again when a token names an unknown key id (a key rotation), but not more often than once per this many seconds.',
+      '`jwt` mode with a JWKS: the JWKS is cached (10 minutes) and fetched again when a token names an unknown key id (a key rotation), but not more often than once per this many seconds.',
   }),
   APP_LOGIN_URL: variable({
     section: 'Auth',
     type: t.loginUrl(),
-    defaultNote: 'none: a 401 page',
+    defaultNote: 'unset: a 401 page',
     example: 'https://app.example.com/login',
-    description: 'Where a browser with no app user is sent (with return_to): an absolute URL or a path of this service.',
+    description: 'Where a browser with no app user is sent (with `return_to`): an absolute URL or a path of this service.',
   }),
 
   // --- Browser & CORS
@@ -362,7 +354,7 @@ export const SERVICE_VARIABLES = {
     secret: true,
     example: '<from the Powens console>',
     description:
-      "Secret of Powens' HMAC webhook signature (BI-Signature), at least 16 characters. Unset: only webhooks carrying the user's own token (Authorization: Bearer) are accepted.",
+      "Secret of Powens' HMAC webhook signature (`BI-Signature`), at least 16 characters. Unset: only webhooks carrying the user's own token (`Authorization: Bearer`) are accepted.",
   }),
   WEBHOOK_BODY_LIMIT_BYTES: variable({
     section: 'Webhooks',
@@ -376,13 +368,13 @@ export const SERVICE_VARIABLES = {
     section: 'Rate limits',
     type: t.int(0, 1000000),
     default: '300',
-    description: 'Requests a minute on the flow routes and the API, per IP; 0 turns the limit off.',
+    description: 'Requests a minute on the flow routes and the API, per IP; `0` turns the limit off.',
   }),
   RATE_LIMIT_PER_USER: variable({
     section: 'Rate limits',
     type: t.int(0, 1000000),
     default: '60',
-    description: 'Requests a minute on the flow routes and the API, per user; 0 turns the limit off.',
+    description: 'Requests a minute on the flow routes and the API, per user; `0` turns the limit off.',
   }),
 
   // --- Operations
@@ -390,7 +382,7 @@ export const SERVICE_VARIABLES = {
     section: 'Operations',
     type: t.logLevel(),
     default: 'info',
-    description: 'pino level: fatal, error, warn, info, debug, trace or silent.',
+    description: 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   }),
   METRICS_TOKEN: variable({
     section: 'Operations',
@@ -398,14 +390,14 @@ export const SERVICE_VARIABLES = {
     secret: true,
     example: '<at least 16 random characters>',
     description:
-      'Bearer token required by GET /metrics (at least 16 characters). Unset: /metrics is open, so keep it off the public network (block the path at your proxy either way; README, Deployment).',
+      'Bearer token required by `GET /metrics` (at least 16 characters). Unset: `/metrics` is open, so keep it off the public network (block the path at your proxy either way; README, Deployment).',
   }),
   SHUTDOWN_TIMEOUT_MS: variable({
     section: 'Operations',
     // The drain, then up to 500 ms for queued webhook work and 300 ms for Redis QUIT: 10 s in all.
     type: t.int(0, 60000).pipe(z.number().refine((v) => v <= 9000, { message: 'must be at most 9000 so the process exits within 10 seconds' })),
     default: '8000',
-    description: 'On SIGTERM, how long in-flight requests may take before the process exits (at most 9000, so it always exits within 10 seconds).',
+    description: 'On SIGTERM, how long in-flight requests may take before the process exits (at most `9000`, so it always exits within 10 seconds).',
   }),
   KEEP_ALIVE_TIMEOUT_MS: variable({
     section: 'Operations',
@@ -413,7 +405,7 @@ export const SERVICE_VARIABLES = {
     type: t.int(1000, 3_600_000),
     default: '65000',
     description:
-      "Idle keep-alive timeout of the HTTP server; keep it above your load balancer's idle timeout (AWS ALB: 60 s by default; Google Cloud load balancers: 610 s, so 620000 there).",
+      "Idle keep-alive timeout of the HTTP server; keep it above your load balancer's idle timeout (AWS ALB: 60 s by default; Google Cloud load balancers: 610 s, so `620000` there).",
   }),
 };
 
@@ -426,7 +418,7 @@ export const DEMO_VARIABLES = {
     // Not 0: the service is configured with the emulator's URL before the emulator listens.
     type: t.int(1, 65535),
     default: '4010',
-    description: 'Port of the Powens emulator that `npm run demo` starts on 127.0.0.1 (its webview is http://localhost:${EMULATOR_PORT}).',
+    description: 'Port of the Powens emulator that `npm run demo` starts on 127.0.0.1 (its webview is `http://localhost:${EMULATOR_PORT}`).',
   }),
 };
 
@@ -455,3 +447,12 @@ export const CONTAINER_DEMO_ENV: readonly (readonly [ServiceName, string])[] = [
   ['SESSION_SECRET', '<at least 32 characters>'],
   ['TOKEN_ENCRYPTION_KEYS', 'k1:<output of: openssl rand -base64 32>'],
 ];
+
+/** Prose shown under a section's heading, in the README and (but for Demo) in `.env.example`. */
+export const SECTION_NOTES: Partial<Record<Section, string>> = {
+  Webhooks:
+    "In the Powens console, give each event its URL with the event's name in the query, e.g. `${PUBLIC_URL}/webhooks/powens?event=CONNECTION_SYNCED` (likewise `CONNECTION_DELETED`, `USER_DELETED`).",
+  Demo: `\`npm run demo\` only (not the container): it also reads the variables above, but defaults ${Object.entries(DEMO_DEFAULTS)
+    .map(([name, value]) => `\`${name}\` to \`${value}\``)
+    .join(', ')}, sets \`AUTH_MODE=demo\` and the \`POWENS_CLIENT_*\`, \`POWENS_API_URL\` and \`POWENS_WEBVIEW_URL\` of its emulator, refuses \`NODE_ENV=production\`, and wants \`TOKEN_ENCRYPTION_KEYS\` whenever \`REDIS_URL\` is set.`,
+};
