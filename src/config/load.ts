@@ -30,12 +30,13 @@ const SECRET_NAMES = [...Object.entries(SERVICE_VARIABLES), ...Object.entries(DE
 
 /**
  * Issues to problem lines. The messages are this module's own and name rules, not values; as a
- * second guard, a secret's value (or one entry of a secret list) never survives into a line.
+ * second guard, a secret's value (or one entry of a secret list) of 8 characters or more never
+ * survives into a line.
  */
 function problemsOf(error: z.ZodError, env: Env): string[] {
   const secrets = SECRET_NAMES.flatMap((name) => {
     const v = env[name]?.trim() ?? '';
-    return [v, ...v.split(',').map((s) => s.trim())].filter((s) => s.length >= 4);
+    return [v, ...v.split(',').map((s) => s.trim())].filter((s) => s.length >= 8);
   });
   return error.issues.map((issue) => {
     let line = `${issue.path.join('.')}: ${issue.message}`;
