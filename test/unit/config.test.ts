@@ -5,7 +5,17 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { buildService } from '../helpers/build.js';
-import { ENV_VARIABLES, formatProblems, loadConfig, parseTokenKeys, WEBVIEW_LANGS, type Config } from '../../src/config.js';
+import {
+  ENV_VARIABLES,
+  formatProblems,
+  loadConfig,
+  loadDemoConfig,
+  loadStorageConfig,
+  parseTokenKeys,
+  WEBVIEW_LANGS,
+  type Config,
+  type DemoConfig,
+} from '../../src/config.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -524,6 +534,123 @@ describe('a bad environment', () => {
     const lines = formatProblems(list).split('\n');
     expect(lines[0]).toBe('Configuration is not valid:');
     expect(lines.slice(1)).toEqual(list.map((p) => `  - ${p}`));
+  });
+});
+
+describe('every problem at once (zod 4 skips refinements after an issue unless they have a `when`)', () => {
+  const names = (list: string[]): string[] => list.map((p) => p.slice(0, p.indexOf(':'))).sort();
+
+  it('reports a malformed number and a missing required variable together', () => {
+    expect(names(problems({ ...without(DEV, 'POWENS_CLIENT_ID'), PORT: 'eighty' }))).toEqual(['PORT', 'POWENS_CLIENT_ID']);
+    // With a rule between variables (required when NODE_ENV=production) as well as the fields' own checks.
+    expect(names(problems({ ...without(PROD, 'POWENS_CLIENT_ID', 'SESSION_SECRET'), PORT: 'eighty', POWENS_RETRIES: '9' }))).toEqual([
+      'PORT',
+      'POWENS_CLIENT_ID',
+      'POWENS_RETRIES',
+      'SESSION_SECRET',
+    ]);
+  });
+
+  it('reports every rule between variables along with the bad values of the others', () => {
+    const list = problems({
+      ...without(PROD, 'PUBLIC_URL', 'AUTH_MODE'),
+      REDIS_SENTINELS: 's1:26379',
+      REDIS_CLUSTER: 'maybe',
+      SHUTDOWN_TIMEOUT_MS: 'soon',
+      CORS_ORIGINS: '*',
+    });
+    expect(names(list)).toEqual(['AUTH_MODE', 'CORS_ORIGINS', 'PUBLIC_URL', 'REDIS_CLUSTER', 'REDIS_SENTINEL_NAME', 'SHUTDOWN_TIMEOUT_MS']);
+  });
+
+  it('a bad value of any variable never hides another problem', () => {
+    const bad = ['x'.repeat(5000), '!!! ;', '-1', ','];
+    for (const name of ENV_VARIABLES.filter((n) => n !== 'NODE_ENV' && n !== 'PUBLIC_URL')) {
+      for (const value of bad) {
+        const list = problems({ ...without(PROD, 'PUBLIC_URL'), [name]: value });
+        expect({ name, value: value.slice(0, 10), found: list.some((p) => p.startsWith('PUBLIC_URL: is required')) }).toEqual({
+          name,
+          value: value.slice(0, 10),
+          found: true,
+        });
+      }
+    }
+  });
+
+  it('does not report a rule whose input is already reported', () => {
+    // The https rule of production is not run on a PUBLIC_URL that is not a URL at all.
+    expect(problems({ ...PROD, PUBLIC_URL: 'bank.example.com' })).toEqual([
+      'PUBLIC_URL: must be an absolute http(s) URL such as https://bank.example.com',
+    ]);
+  });
+
+  it('the storage profile too', () => {
+    const result = loadStorageConfig({ REDIS_COMMAND_TIMEOUT_MS: 'abc', REDIS_SENTINELS: 's1:1' });
+    expect(result.ok ? [] : names(result.problems)).toEqual(['REDIS_COMMAND_TIMEOUT_MS', 'REDIS_SENTINEL_NAME', 'REDIS_URL', 'TOKEN_ENCRYPTION_KEYS']);
+  });
+});
+
+describe('loadDemoConfig (npm run demo)', () => {
+  function demo(env: Record<string, string>): DemoConfig {
+    const result = loadDemoConfig(env);
+    if (!result.ok) throw new Error(`expected a valid demo configuration, got:\n${result.problems.join('\n')}`);
+    return result.config;
+  }
+
+  it('needs nothing: the emulator, demo auth, and the demo defaults', () => {
+    const { service, emulator } = demo({});
+    expect(service.auth).toEqual({ mode: 'demo' });
+    expect(service.host).toBe('127.0.0.1');
+    expect(service.logLevel).toBe('warn');
+    expect(service.publicUrl.href).toBe('http://localhost:3000/');
+    expect(service.powens.domain).toBe('demo-sandbox.biapi.pro');
+    expect(service.powens.apiUrl).toBe('http://127.0.0.1:4010/2.0');
+    expect(service.powens.webviewUrl).toBe('http://localhost:4010');
+    expect(service.redis.url).toBeUndefined();
+    expect(emulator).toMatchObject({ port: 4010, host: '127.0.0.1', publicUrl: 'http://localhost:4010', domain: 'demo-sandbox.biapi.pro' });
+    expect(emulator.clients).toEqual([
+      { clientId: service.powens.clientId, clientSecret: service.powens.clientSecret, redirectUris: ['http://localhost:3000/callback'] },
+    ]);
+  });
+
+  it('takes PORT, PUBLIC_URL, EMULATOR_PORT, LOG_LEVEL and HOST from the environment', () => {
+    const { service, emulator } = demo({ PORT: '3100', EMULATOR_PORT: '4110', LOG_LEVEL: 'debug', HOST: '0.0.0.0' });
+    expect(service.port).toBe(3100);
+    expect(service.publicUrl.href).toBe('http://localhost:3100/');
+    expect(service.logLevel).toBe('debug');
+    expect(service.host).toBe('0.0.0.0');
+    expect(emulator.port).toBe(4110);
+    expect(service.powens.apiUrl).toBe('http://127.0.0.1:4110/2.0');
+    expect(demo({ PUBLIC_URL: 'http://127.0.0.1:3000' }).emulator.clients[0]?.redirectUris).toEqual(['http://127.0.0.1:3000/callback']);
+  });
+
+  it("uses the emulator's client and URLs and demo auth whatever the environment says", () => {
+    const { service } = demo({ AUTH_MODE: 'header', POWENS_CLIENT_SECRET: CLIENT_SECRET, POWENS_API_URL: 'https://elsewhere.example.com' });
+    expect(service.auth.mode).toBe('demo');
+    expect(service.powens.clientSecret).not.toBe(CLIENT_SECRET);
+    expect(service.powens.apiUrl).toBe('http://127.0.0.1:4010/2.0');
+  });
+
+  it('never runs with NODE_ENV=production, and says only that', () => {
+    const result = loadDemoConfig({ NODE_ENV: 'production' });
+    expect(result.ok ? [] : result.problems).toEqual([
+      'NODE_ENV: the demo never runs with NODE_ENV=production (it uses AUTH_MODE=demo and may keep data in memory)',
+    ]);
+  });
+
+  it('wants TOKEN_ENCRYPTION_KEYS with REDIS_URL', () => {
+    const result = loadDemoConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(result.ok ? [] : result.problems.map((p) => p.split(':')[0])).toEqual(['TOKEN_ENCRYPTION_KEYS']);
+    expect(demo({ REDIS_URL: 'redis://127.0.0.1:6379', TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1}` }).service.redis.url).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('lists every problem at once, its own variable included', () => {
+    const result = loadDemoConfig({ PORT: 'x', EMULATOR_PORT: '0', WEBHOOK_HMAC_SECRET: 'tiny', REDIS_URL: 'redis://localhost' });
+    expect(result.ok ? [] : result.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'EMULATOR_PORT',
+      'PORT',
+      'TOKEN_ENCRYPTION_KEYS',
+      'WEBHOOK_HMAC_SECRET',
+    ]);
   });
 });
 

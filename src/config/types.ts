@@ -1,0 +1,114 @@
+/** The typed configuration the service runs with: what the loaders in ./load.ts return. */
+
+export const WEBVIEW_LANGS = ['en', 'fr', 'de', 'nl', 'pt', 'it', 'es'] as const;
+export type WebviewLang = (typeof WEBVIEW_LANGS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const AUTH_MODES = ['header', 'jwt', 'demo'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export interface TokenKey {
+  id: string;
+  key: Buffer;
+}
+
+export type AuthConfig =
+  | { mode: 'header'; header: string }
+  | {
+      mode: 'jwt';
+      secret: Uint8Array | undefined;
+      jwksUrl: URL | undefined;
+      issuer: string | undefined;
+      audience: string | undefined;
+      cookie: string | undefined;
+      /** Least time between two JWKS fetches triggered by an unknown key id. */
+      jwksCooldownSeconds: number;
+    }
+  | { mode: 'demo' };
+
+export type TrustProxy = boolean | number | string;
+
+export interface RedisConfig {
+  /** Absent only outside production: the demo then uses an in-memory store. */
+  url: string | undefined;
+  prefix: string;
+  sentinels: { host: string; port: number }[];
+  sentinelName: string | undefined;
+  sentinelPassword: string | undefined;
+  cluster: boolean;
+  commandTimeoutMs: number;
+  startupTimeoutMs: number;
+}
+
+export interface Config {
+  production: boolean;
+  nodeEnv: string;
+  port: number;
+  host: string;
+  publicUrl: URL;
+  /** PUBLIC_URL is https: cookies are Secure and `__Host-` prefixed. */
+  secureCookies: boolean;
+  powens: {
+    domain: string;
+    clientId: string;
+    clientSecret: string;
+    redirectUri: string;
+    apiUrl: string;
+    webviewUrl: string;
+    webviewLang: WebviewLang | undefined;
+    timeoutMs: number;
+    retries: number;
+  };
+  redis: RedisConfig;
+  sessionSecrets: string[];
+  sessionTtlSeconds: number;
+  tokenKeys: TokenKey[];
+  auth: AuthConfig;
+  appLoginUrl: string | undefined;
+  corsOrigins: string[];
+  trustProxy: TrustProxy;
+  logLevel: string;
+  webhookHmacSecret: string | undefined;
+  /** Largest webhook body accepted, after gzip decompression too. */
+  webhookBodyLimitBytes: number;
+  rateLimit: { perIp: number; perUser: number };
+  metricsToken: string | undefined;
+  connectionsCacheTtlSeconds: number;
+  shutdownTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Values generated because the variable was unset outside production; the caller warns. */
+  generated: string[];
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+export interface StorageConfig {
+  redis: RedisConfig;
+  tokenKeys: TokenKey[];
+}
+
+export type StorageConfigResult = { ok: true; config: StorageConfig } | { ok: false; problems: string[] };
+
+/**
+ * What `npm run demo` needs: the service's configuration, pointed at the Powens emulator it
+ * starts, and that emulator's start options (structurally the emulator's StartEmulatorOptions;
+ * the foundation does not import the emulator).
+ */
+export interface DemoConfig {
+  service: Config;
+  emulator: {
+    port: number;
+    host: string;
+    /** Where browsers reach the emulator's webview; the service's POWENS_WEBVIEW_URL. */
+    publicUrl: string;
+    /** The API host the emulator expects in the webview's `domain` parameter: POWENS_DOMAIN. */
+    domain: string;
+    clients: { clientId: string; clientSecret: string; redirectUris: string[] }[];
+  };
+}
+
+export type DemoConfigResult = { ok: true; config: DemoConfig } | { ok: false; problems: string[] };
+
+export type Env = Record<string, string | undefined>;

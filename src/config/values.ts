@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { AUTH_MODES, LOG_LEVELS, WEBVIEW_LANGS, type TokenKey, type TrustProxy } from './types.js';
+
+/**
+ * The types of single variables: each takes the trimmed, non-empty text of one variable and
+ * returns its typed value or an issue whose message names the rule, never the value (so no
+ * secret is ever echoed). Unset and blank are handled before (see `field` in ./variables.ts).
+ *
+ * No size check (`.max()`, `.length()`) on strings or arrays here: zod 4 marks an oversized
+ * input's issue as aborting, and an aborting issue stops every object-level rule, `when` or
+ * not; the lengths are checked by regexes and refinements instead.
+ */
+
+export function list(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+export function parseUrl(v: string): URL | undefined {
+  try {
+    return new URL(v);
+  } catch {
+    return undefined;
+  }
+}
+
+function isHttp(u: URL | undefined): u is URL {
+  return u !== undefined && (u.protocol === 'http:' || u.protocol === 'https:');
+}
+
+/** A URL string already known to parse: is it https? */
+export function isHttps(v: string): boolean {
+  return parseUrl(v)?.protocol === 'https:';
+}
+
+/** An origin as browsers send it: scheme://host[:port], nothing else. */
+function isOrigin(v: string): boolean {
+  const u = parseUrl(v);
+  return isHttp(u) && u.origin === v;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** One issue with `message`, then z.NEVER: the shape of every failing transform below. */
+function fail(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+}
+
+export const text = () => z.string();
+
+/** Whole number within [min, max]; one message for every way of missing it. */
+export function int(min: number, max: number) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max, { message })
+    .transform(Number);
+}
+
+/** Lower-cased, one of `values`. */
+export function oneOf<const T extends readonly string[]>(values: T, message = `must be one of ${values.join(', ')}`) {
+  return z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .refine((v): v is T[number] => values.includes(v), { message })
+    .transform((v) => v as T[number]);
+}
+
+export const logLevel = () => oneOf(LOG_LEVELS);
+export const webviewLang = () => oneOf(WEBVIEW_LANGS);
+export const authMode = () =>
+  z.string().refine((v): v is (typeof AUTH_MODES)[number] => (AUTH_MODES as readonly string[]).includes(v), {
+    message: 'must be header, jwt or demo',
+  });
+
+/** Where the browser comes back to, or a Powens base URL: an absolute http(s) URL without credentials. */
+export function serviceUrl({ trimSlashes }: { trimSlashes: boolean }) {
+  return z.string().transform((raw, ctx) => {
+    const v = trimSlashes ? raw.replace(/\/+$/, '') : raw;
+    const u = parseUrl(v);
+    if (!isHttp(u)) return fail(ctx, 'must be an absolute http(s) URL');
+    if (u.username !== '' || u.password !== '') return fail(ctx, 'must not carry credentials');
+    return v;
+  });
+}
+
+export function publicUrl() {
+  return z.string().transform((v, ctx) => {
+    const u = parseUrl(v);
+    if (!isHttp(u)) return fail(ctx, 'must be an absolute http(s) URL such as https://bank.example.com');
+    if (u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+      return fail(ctx, 'must not carry a query, a fragment or credentials');
+    }
+    return u;
+  });
+}
+
+/** An absolute http(s) URL (AUTH_JWKS_URL; checked only in jwt mode, by a rule). */
+export function httpUrl(v: string): URL | undefined {
+  const u = parseUrl(v);
+  return isHttp(u) ? u : undefined;
+}
+
+/** A bare name means <name>.biapi.pro. */
+export function powensDomain() {
+  return z.string().transform((v, ctx) => {
+    const d = v.toLowerCase();
+    const domain = d.includes('.') ? d : `${d}.biapi.pro`;
+    return HOSTNAME.test(domain) ? domain : fail(ctx, 'must be a host name such as acme-sandbox.biapi.pro');
+  });
+}
+
+export function redisUrl() {
+  return z.string().refine(
+    (v) => {
+      const r = parseUrl(v);
+      return r !== undefined && (r.protocol === 'redis:' || r.protocol === 'rediss:');
+    },
+    { message: 'must be a redis:// or rediss:// URL' },
+  );
+}
+
+/** No `{`, or the first `{` starts a non-empty `{tag}` inside the prefix (then every key has that tag). */
+function wholeHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open === -1 || prefix.indexOf('}', open + 1) > open + 1;
+}
+
+export function redisPrefix() {
+  return z.string().transform((v, ctx) => {
+    if (!/^[A-Za-z0-9:_.{}-]{1,64}$/.test(v)) return fail(ctx, 'must be 1 to 64 characters among letters, digits and : _ . - { }');
+    // Redis Cluster hashes the text between the key's first `{` and the next `}`. A prefix with
+    // a `{` not closed by a non-empty tag would make that span differ between the keys one
+    // script or transaction writes together (a user's cache, lock and generation): CROSSSLOT.
+    if (!wholeHashTag(v)) return fail(ctx, 'a `{` must open a non-empty hash tag closed by `}` within the prefix, e.g. {bff}:');
+    return v;
+  });
+}
+
+export function hostPorts() {
+  return z.string().transform((v, ctx) => {
+    const out: { host: string; port: number }[] = [];
+    for (const s of list(v)) {
+      const m = /^(.+):(\d{1,5})$/.exec(s);
+      if (m === null || Number(m[2]) > 65535) return fail(ctx, 'must be a comma-separated list of host:port');
+      out.push({ host: m[1] ?? '', port: Number(m[2]) });
+    }
+    return out;
+  });
+}
+
+export function bool() {
+  return z.string().transform((v, ctx) => {
+    const l = v.toLowerCase();
+    if (!['0', '1', 'true', 'false', 'yes', 'no'].includes(l)) return fail(ctx, 'must be true or false');
+    return ['1', 'true', 'yes'].includes(l);
+  });
+}
+
+/** Comma-separated secrets, blanks dropped; an empty list counts as unset (see the rules). */
+export const secretList = () => z.string().transform((v) => list(v));
+
+/** At least `min` characters (a secret's value is never in the message). */
+export const secret = (min: number) => z.string().refine((v) => v.length >= min, { message: `must be at least ${min} characters` });
+
+/** `keyId:base64-32-bytes,...`; returns a problem text (never containing key material) or the keys. */
+export function parseTokenKeys(value: string): TokenKey[] | string {
+  const keys: TokenKey[] = [];
+  const entries = list(value);
+  if (entries.length === 0) return 'must list at least one keyId:base64 key';
+  for (const [i, entry] of entries.entries()) {
+    const sep = entry.indexOf(':');
+    const id = sep > 0 ? entry.slice(0, sep) : '';
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      return `entry ${i + 1} must start with a key id of letters, digits, _ or - followed by ':'`;
+    }
+    const material = entry.slice(sep + 1);
+    const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(material) ? Buffer.from(material, 'base64') : Buffer.alloc(0);
+    if (key.length !== 32) return `key "${id}" must be the base64 encoding of exactly 32 bytes`;
+    if (keys.some((k) => k.id === id)) return `key id "${id}" appears twice`;
+    keys.push({ id, key });
+  }
+  return keys;
+}
+
+export function tokenKeys() {
+  return z.string().transform((v, ctx) => {
+    const keys = parseTokenKeys(v);
+    return typeof keys === 'string' ? fail(ctx, keys) : keys;
+  });
+}
+
+export function originList() {
+  return z.string().transform((v, ctx) => {
+    const origins = list(v);
+    if (!origins.every(isOrigin)) {
+      return fail(ctx, 'must be a comma-separated list of origins such as https://app.example.com (no path, no trailing slash)');
+    }
+    return origins;
+  });
+}
+
+/** An absolute http(s) URL or a path of this service. */
+export function loginUrl() {
+  return z.string().refine(
+    // `/\host` is read by browsers (and URL parsers) as `//host`: not a path of this origin.
+    (v) => /^\/(?![/\\])/.test(v) || isHttp(parseUrl(v)),
+    { message: 'must be an absolute http(s) URL or a path starting with /' },
+  );
+}
+
+export function trustProxy() {
+  return z.string().transform((t, ctx): TrustProxy => {
+    if (t === 'true') return true;
+    if (t === 'false') return false;
+    if (/^\d+$/.test(t)) return Number(t);
+    if (/^[0-9A-Za-z.:/, _-]+$/.test(t)) return t;
+    return fail(ctx, 'must be true, false, a hop count, or a list of addresses/subnets (loopback, 10.0.0.0/8, ...)');
+  });
+}

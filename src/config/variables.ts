@@ -1,0 +1,458 @@
+import { z } from 'zod';
+import * as t from './values.js';
+
+/**
+ * Every environment variable, declared once: its type (the per-variable rules), default,
+ * description, example, whether it is secret and where it is documented. The loaders
+ * (./load.ts) build their schemas from these declarations, and `npm run docs:env` renders the
+ * README table and `.env.example` from them (./docs.ts); test/unit/env-docs.test.ts fails when
+ * either file disagrees. Rules between variables are in ./rules.ts.
+ *
+ * Names and defaults are a contract with every deployment: never rename a variable or change a
+ * default here without a migration note.
+ */
+
+export const SECTIONS = [
+  'Service',
+  'Powens',
+  'Redis',
+  'Sessions & tokens',
+  'Auth',
+  'Browser & CORS',
+  'Webhooks',
+  'Rate limits',
+  'Operations',
+  'Demo',
+] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** A variable's type: from its trimmed, non-empty text to its value. */
+type Type = z.ZodType<unknown, string>;
+
+export interface VariableSpec<S extends Type = Type> {
+  section: Section;
+  /** The per-variable rules. */
+  type: S;
+  /** One line (wrapped in `.env.example`); "(P)" marks what NODE_ENV=production enforces. */
+  description: string;
+  /** The value as written in the environment; parsed by `type` like any value. */
+  default?: string;
+  /** A default computed from other variables, or generated: for the docs (the loader computes it). */
+  defaultNote?: string;
+  /** Shown in `.env.example`; a secret's is a `<placeholder>`. Defaults to `default`. */
+  example?: string;
+  /** Never printed, never committed; kept out of every problem line. */
+  secret?: boolean;
+  /** 'production': a rule of the service (./rules.ts) requires it when NODE_ENV=production. */
+  required?: 'always' | 'production';
+  /** Said in brackets after "is required". */
+  requiredHint?: string;
+}
+
+export interface Variable<S extends Type = Type, Out = unknown> extends VariableSpec<S> {
+  /** The schema of the variable as read from the environment: unset or blank, default, type. */
+  field: z.ZodType<Out, string | undefined>;
+}
+
+/** An empty or blank value counts as unset; values are trimmed. */
+const unsetIfBlank = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+export function requiredMessage(spec: Pick<VariableSpec, 'requiredHint'>, inProduction: boolean): string {
+  return `is required${inProduction ? ' when NODE_ENV=production' : ''}${spec.requiredHint === undefined ? '' : ` (${spec.requiredHint})`}`;
+}
+
+function variable<S extends Type>(spec: VariableSpec<S> & { required: 'always' }): Variable<S, z.output<S>>;
+function variable<S extends Type>(spec: VariableSpec<S> & { default: string }): Variable<S, z.output<S>>;
+function variable<S extends Type>(spec: VariableSpec<S>): Variable<S, z.output<S> | undefined>;
+function variable<S extends Type>(spec: VariableSpec<S>): Variable<S, unknown> {
+  let field: z.ZodType<unknown, string | undefined>;
+  if (spec.required === 'always') field = unsetIfBlank.pipe(z.string({ error: requiredMessage(spec, false) }).pipe(spec.type));
+  else if (spec.default !== undefined) field = unsetIfBlank.pipe(spec.type.prefault(spec.default as z.input<S>));
+  else field = unsetIfBlank.pipe(spec.type.optional());
+  return { ...spec, field };
+}
+
+/** Every variable the service reads, in documentation order. */
+export const SERVICE_VARIABLES = {
+  // --- Service
+  NODE_ENV: variable({
+    section: 'Service',
+    type: t.text(),
+    default: 'development',
+    example: 'production',
+    description: '`production` turns on the strict checks marked (P): https URLs, Redis, secrets, no demo auth. The container image sets it already.',
+  }),
+  PORT: variable({
+    section: 'Service',
+    type: t.int(0, 65535),
+    default: '3000',
+    description: 'Listen port. docker-compose.yml sets it (and `HOST`) itself.',
+  }),
+  HOST: variable({
+    section: 'Service',
+    type: t.text(),
+    default: '0.0.0.0',
+    description: 'Listen address.',
+  }),
+  PUBLIC_URL: variable({
+    section: 'Service',
+    type: t.publicUrl(),
+    required: 'production',
+    requiredHint: 'the https URL browsers use',
+    defaultNote: '`http://localhost:${PORT}`',
+    example: 'https://bank.example.com',
+    description:
+      'External base URL of the service, as browsers reach it; the Powens callback is `${PUBLIC_URL}/callback`. (P): https. With https, cookies are Secure and `__Host-` prefixed (and HSTS is sent).',
+  }),
+  TRUST_PROXY: variable({
+    section: 'Service',
+    type: t.trustProxy(),
+    default: 'false',
+    description:
+      'Express `trust proxy`, when TLS ends at a load balancer: `true`, `false`, a hop count (`1`) or a list of addresses/subnets (`loopback, 10.0.0.0/8`). Needed for Secure cookies and per-IP rate limits behind a proxy.',
+  }),
+
+  // --- Powens
+  POWENS_DOMAIN: variable({
+    section: 'Powens',
+    type: t.powensDomain(),
+    required: 'always',
+    requiredHint: 'your Powens domain, e.g. acme-sandbox.biapi.pro',
+    example: 'acme-sandbox',
+    description: 'Your Powens API host. A bare name means `<name>.biapi.pro`: `acme-sandbox` is `acme-sandbox.biapi.pro`.',
+  }),
+  POWENS_CLIENT_ID: variable({
+    section: 'Powens',
+    type: t.text(),
+    required: 'always',
+    requiredHint: 'from the Powens console',
+    example: '<client id from the Powens console>',
+    description: 'The client application from the Powens console.',
+  }),
+  POWENS_CLIENT_SECRET: variable({
+    section: 'Powens',
+    type: t.text(),
+    required: 'always',
+    requiredHint: 'from the Powens console',
+    secret: true,
+    example: '<client secret from the Powens console>',
+    description: "The client application's secret; only ever sent to Powens, server-side.",
+  }),
+  POWENS_REDIRECT_URI: variable({
+    section: 'Powens',
+    type: t.serviceUrl({ trimSlashes: false }),
+    defaultNote: '`${PUBLIC_URL}/callback`',
+    example: 'https://bank.example.com/callback',
+    description: 'Where the webview sends the browser back; must be white-listed in the Powens console. (P): https.',
+  }),
+  POWENS_API_URL: variable({
+    section: 'Powens',
+    type: t.serviceUrl({ trimSlashes: true }),
+    defaultNote: '`https://${POWENS_DOMAIN}/2.0`',
+    example: 'https://acme-sandbox.biapi.pro/2.0',
+    description: 'The Powens API; set it to point at an emulator. (P): https.',
+  }),
+  POWENS_WEBVIEW_URL: variable({
+    section: 'Powens',
+    type: t.serviceUrl({ trimSlashes: true }),
+    default: 'https://webview.powens.com',
+    description: 'The hosted webview; flows open `${POWENS_WEBVIEW_URL}/{lang}/connect|reconnect|manage`. (P): https.',
+  }),
+  POWENS_WEBVIEW_LANG: variable({
+    section: 'Powens',
+    type: t.webviewLang(),
+    defaultNote: "the browser's `Accept-Language` among these, else `en`",
+    example: 'en',
+    description: 'Webview language: `en`, `fr`, `de`, `nl`, `pt`, `it` or `es`.',
+  }),
+  POWENS_TIMEOUT_MS: variable({
+    section: 'Powens',
+    type: t.int(100, 120000),
+    default: '5000',
+    description: 'Deadline of each call to Powens, in milliseconds, retries and waits included: past it the page or problem is a 502.',
+  }),
+  POWENS_RETRIES: variable({
+    section: 'Powens',
+    type: t.int(0, 5),
+    default: '2',
+    description:
+      'Retries of idempotent (GET) calls to Powens that failed fast (429, 5xx, reset connection), within the deadline above; never for POST or DELETE.',
+  }),
+  CONNECTIONS_CACHE_TTL_SECONDS: variable({
+    section: 'Powens',
+    type: t.int(0, 86400),
+    default: '60',
+    description: "How long a user's connection list from Powens is cached in Redis, in seconds; `0` turns the cache off.",
+  }),
+
+  // --- Redis
+  REDIS_URL: variable({
+    section: 'Redis',
+    type: t.redisUrl(),
+    required: 'production',
+    secret: true,
+    defaultNote: 'unset: `npm run demo` then keeps everything in memory',
+    example: 'redis://localhost:6379',
+    description:
+      '`redis://` or `rediss://` (TLS), with credentials if any: `rediss://:<password>@redis.example.com:6380/0`. docker-compose.yml sets it to its own Redis.',
+  }),
+  REDIS_PREFIX: variable({
+    section: 'Redis',
+    type: t.redisPrefix(),
+    default: 'powens-bff:',
+    description:
+      'Prefix of every key the service writes (sessions, flows, tokens, counters, caches). A `{` in it must open a whole hash tag (`{bff}:`), else Redis Cluster splits keys written together.',
+  }),
+  REDIS_SENTINELS: variable({
+    section: 'Redis',
+    type: t.hostPorts(),
+    example: 'sentinel-1.example.com:26379,sentinel-2.example.com:26379',
+    description:
+      "Redis Sentinel: comma-separated `host:port` of the sentinels. `REDIS_URL` then gives only the master's password, database and TLS (its host is not used, e.g. `redis://:<master password>@mymaster/0`). Not with `REDIS_CLUSTER`.",
+  }),
+  REDIS_SENTINEL_NAME: variable({
+    section: 'Redis',
+    type: t.text(),
+    example: 'mymaster',
+    description: "Redis Sentinel: the monitored master's name; required with `REDIS_SENTINELS`.",
+  }),
+  REDIS_SENTINEL_PASSWORD: variable({
+    section: 'Redis',
+    type: t.text(),
+    secret: true,
+    example: '<sentinel password>',
+    description: "Redis Sentinel: the sentinels' own password (the master's is in `REDIS_URL`).",
+  }),
+  REDIS_CLUSTER: variable({
+    section: 'Redis',
+    type: t.bool(),
+    default: 'false',
+    description: "Redis Cluster: `true` to treat `REDIS_URL` as one of the cluster's nodes (the others are discovered). Not with sentinels.",
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: variable({
+    section: 'Redis',
+    type: t.int(50, 60000),
+    default: '1000',
+    description: 'A Redis command that takes longer than this fails (503) instead of hanging, in milliseconds.',
+  }),
+  REDIS_STARTUP_TIMEOUT_MS: variable({
+    section: 'Redis',
+    type: t.int(100, 300000),
+    default: '10000',
+    description: 'How long start-up waits for Redis before exiting with an error, in milliseconds.',
+  }),
+
+  // --- Sessions & tokens
+  SESSION_SECRET: variable({
+    section: 'Sessions & tokens',
+    type: t.secretList(),
+    required: 'production',
+    requiredHint: 'at least 32 characters',
+    secret: true,
+    defaultNote: 'a random one per process, with a warning',
+    example: '<at least 32 random characters>',
+    description:
+      'Signs the session cookie. Comma-separated: the first signs, all verify, so a new secret can be put first while the old one still verifies. (P): each at least 32 characters; generate one with `openssl rand -base64 48`.',
+  }),
+  SESSION_TTL_SECONDS: variable({
+    section: 'Sessions & tokens',
+    type: t.int(60, 31536000),
+    default: '86400',
+    description: 'Session lifetime, in seconds (cookie and Redis).',
+  }),
+  TOKEN_ENCRYPTION_KEYS: variable({
+    section: 'Sessions & tokens',
+    type: t.tokenKeys(),
+    required: 'production',
+    requiredHint: 'keyId:base64 of 32 bytes',
+    secret: true,
+    defaultNote: 'a random one per process, with a warning',
+    example: 'k1:<output of: openssl rand -base64 32>',
+    description:
+      'Encrypts the stored Powens tokens (AES-256-GCM). Comma-separated `keyId:base64-of-32-bytes`; the first encrypts, all decrypt. To rotate, put a new key first and keep the old one until `npm run rotate-keys` has re-sealed every token. A key: `openssl rand -base64 32`.',
+  }),
+
+  // --- Auth
+  AUTH_MODE: variable({
+    section: 'Auth',
+    type: t.authMode(),
+    required: 'production',
+    requiredHint: 'header or jwt',
+    defaultNote: '`demo`',
+    example: 'header',
+    description:
+      'Who the user is: `header` (a trusted proxy sets `AUTH_HEADER`), `jwt` (`AUTH_JWT_SECRET` or `AUTH_JWKS_URL`) or `demo` (a sign-in page for trying it out). (P): not demo.',
+  }),
+  AUTH_HEADER: variable({
+    section: 'Auth',
+    type: t.text(),
+    default: 'x-user-id',
+    description: '`header` mode: the header carrying the user id. Only safe behind a proxy that sets it and strips it from clients.',
+  }),
+  AUTH_JWT_SECRET: variable({
+    section: 'Auth',
+    type: t.text(),
+    secret: true,
+    example: '<at least 32 random characters>',
+    description:
+      '`jwt` mode: an HS256 secret (at least 32 characters), or else `AUTH_JWKS_URL`, not both. The user id is the `sub` claim; the token comes from `Authorization: Bearer` or the `AUTH_JWT_COOKIE` cookie.',
+  }),
+  AUTH_JWKS_URL: variable({
+    section: 'Auth',
+    type: t.text(),
+    example: 'https://auth.example.com/.well-known/jwks.json',
+    description: "`jwt` mode: the JWKS of the tokens' issuer (instead of `AUTH_JWT_SECRET`). (P): https.",
+  }),
+  AUTH_JWT_ISSUER: variable({
+    section: 'Auth',
+    type: t.text(),
+    example: 'https://auth.example.com/',
+    description: '`jwt` mode: the `iss` claim every token must carry, if set.',
+  }),
+  AUTH_JWT_AUDIENCE: variable({
+    section: 'Auth',
+    type: t.text(),
+    example: 'powens-connect-bff',
+    description: '`jwt` mode: the `aud` claim every token must carry, if set.',
+  }),
+  AUTH_JWT_COOKIE: variable({
+    section: 'Auth',
+    type: t.text(),
+    example: 'app_session',
+    description: '`jwt` mode: a cookie to read the token from when there is no `Authorization` header.',
+  }),
+  AUTH_JWKS_COOLDOWN_SECONDS: variable({
+    section: 'Auth',
+    type: t.int(0, 3600),
+    default: '30',
+    description:
+      '`jwt` mode with a JWKS: the JWKS is cached (10 minutes) and fetched again when a token names an unknown key id (a key rotation), but not more often than once per this many seconds.',
+  }),
+  APP_LOGIN_URL: variable({
+    section: 'Auth',
+    type: t.loginUrl(),
+    defaultNote: 'unset: a 401 page',
+    example: 'https://app.example.com/login',
+    description: 'Where a browser with no app user is sent (with `return_to`): an absolute URL or a path of this service.',
+  }),
+
+  // --- Browser & CORS
+  CORS_ORIGINS: variable({
+    section: 'Browser & CORS',
+    type: t.originList(),
+    example: 'https://app.example.com',
+    description: 'Origins allowed to call the JSON API with credentials, comma-separated, no path, no trailing slash.',
+  }),
+
+  // --- Webhooks
+  WEBHOOK_HMAC_SECRET: variable({
+    section: 'Webhooks',
+    type: t.secret(16),
+    secret: true,
+    example: '<from the Powens console>',
+    description:
+      "Secret of Powens' HMAC webhook signature (`BI-Signature`), at least 16 characters. Unset: only webhooks carrying the user's own token (`Authorization: Bearer`) are accepted.",
+  }),
+  WEBHOOK_BODY_LIMIT_BYTES: variable({
+    section: 'Webhooks',
+    type: t.int(1024, 256 * 1024 * 1024),
+    default: String(10 * 1024 * 1024),
+    description: 'Largest webhook body accepted, in bytes, after gzip decompression too.',
+  }),
+
+  // --- Rate limits
+  RATE_LIMIT_PER_IP: variable({
+    section: 'Rate limits',
+    type: t.int(0, 1000000),
+    default: '300',
+    description: 'Requests a minute on the flow routes and the API, per IP; `0` turns the limit off.',
+  }),
+  RATE_LIMIT_PER_USER: variable({
+    section: 'Rate limits',
+    type: t.int(0, 1000000),
+    default: '60',
+    description: 'Requests a minute on the flow routes and the API, per user; `0` turns the limit off.',
+  }),
+
+  // --- Operations
+  LOG_LEVEL: variable({
+    section: 'Operations',
+    type: t.logLevel(),
+    default: 'info',
+    description: 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
+  }),
+  METRICS_TOKEN: variable({
+    section: 'Operations',
+    type: t.secret(16),
+    secret: true,
+    example: '<at least 16 random characters>',
+    description:
+      'Bearer token required by `GET /metrics` (at least 16 characters). Unset: `/metrics` is open, so keep it off the public network (block the path at your proxy either way; README, Deployment).',
+  }),
+  SHUTDOWN_TIMEOUT_MS: variable({
+    section: 'Operations',
+    // The drain, then up to 500 ms for queued webhook work and 300 ms for Redis QUIT: 10 s in all.
+    type: t.int(0, 60000).pipe(z.number().refine((v) => v <= 9000, { message: 'must be at most 9000 so the process exits within 10 seconds' })),
+    default: '8000',
+    description: 'On SIGTERM, how long in-flight requests may take before the process exits (at most `9000`, so it always exits within 10 seconds).',
+  }),
+  KEEP_ALIVE_TIMEOUT_MS: variable({
+    section: 'Operations',
+    // Up to an hour: some load balancers keep idle connections 610 s (Google Cloud).
+    type: t.int(1000, 3_600_000),
+    default: '65000',
+    description:
+      "Idle keep-alive timeout of the HTTP server; keep it above your load balancer's idle timeout (AWS ALB: 60 s by default; Google Cloud load balancers: 610 s, so `620000` there).",
+  }),
+};
+
+export type ServiceName = keyof typeof SERVICE_VARIABLES;
+
+/** Variables only `npm run demo` reads (documented in the README, not in `.env.example`). */
+export const DEMO_VARIABLES = {
+  EMULATOR_PORT: variable({
+    section: 'Demo',
+    // Not 0: the service is configured with the emulator's URL before the emulator listens.
+    type: t.int(1, 65535),
+    default: '4010',
+    description: 'Port of the Powens emulator that `npm run demo` starts on 127.0.0.1 (its webview is `http://localhost:${EMULATOR_PORT}`).',
+  }),
+};
+
+export type DemoName = keyof typeof DEMO_VARIABLES;
+
+/** What `npm run demo` defaults differently from the service (applied by loadDemoConfig). */
+export const DEMO_DEFAULTS: Partial<Record<ServiceName, string>> = {
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
+};
+
+/**
+ * The demo block at the end of `.env.example`: the values that run the service in containers
+ * next to the built-in emulator (`docker compose --profile demo up --build`).
+ */
+export const CONTAINER_DEMO_ENV: readonly (readonly [ServiceName, string])[] = [
+  ['NODE_ENV', 'development'],
+  ['AUTH_MODE', 'demo'],
+  ['PUBLIC_URL', 'http://localhost:3000'],
+  ['POWENS_DOMAIN', 'demo-sandbox'],
+  ['POWENS_API_URL', 'http://emulator:4010/2.0'],
+  ['POWENS_WEBVIEW_URL', 'http://localhost:4010'],
+  ['POWENS_CLIENT_ID', 'demo-client'],
+  ['POWENS_CLIENT_SECRET', 'demo-secret-not-for-production'],
+  ['SESSION_SECRET', '<at least 32 characters>'],
+  ['TOKEN_ENCRYPTION_KEYS', 'k1:<output of: openssl rand -base64 32>'],
+];
+
+/** Prose shown under a section's heading, in the README and (but for Demo) in `.env.example`. */
+export const SECTION_NOTES: Partial<Record<Section, string>> = {
+  Webhooks:
+    "In the Powens console, give each event its URL with the event's name in the query, e.g. `${PUBLIC_URL}/webhooks/powens?event=CONNECTION_SYNCED` (likewise `CONNECTION_DELETED`, `USER_DELETED`).",
+  Demo: `\`npm run demo\` only (not the container): it also reads the variables above, but defaults ${Object.entries(DEMO_DEFAULTS)
+    .map(([name, value]) => `\`${name}\` to \`${value}\``)
+    .join(', ')}, sets \`AUTH_MODE=demo\` and the \`POWENS_CLIENT_*\`, \`POWENS_API_URL\` and \`POWENS_WEBVIEW_URL\` of its emulator, refuses \`NODE_ENV=production\`, and wants \`TOKEN_ENCRYPTION_KEYS\` whenever \`REDIS_URL\` is set.`,
+};
