@@ -2,11 +2,17 @@
 export default {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
+  // src/ is a root too, only so that coverage also counts the files that no test imports.
+  roots: ['<rootDir>/test', '<rootDir>/src'],
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/test/e2e/'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,
   maxWorkers: 2,
+  // Used when coverage is on (`npm test` runs test/helpers/coverage-run.mjs, which adds the
+  // child processes' coverage and applies the thresholds). The service alone: the emulator, the
+  // demo launcher and the benchmark are development programs, not in the image.
+  coverageProvider: 'v8',
+  collectCoverageFrom: ['src/**/*.ts', '!src/emulator/**', '!src/demo.ts', '!src/bench/**'],
 };
