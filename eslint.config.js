@@ -40,6 +40,11 @@ export default tseslint.config(
       'object-shorthand': 'error',
       // Deliberate here: untrusted input is checked for control characters (return-to, log paths).
       'no-control-regex': 'off',
+      // Off: typescript-eslint 8.74 reports an `as` on an `any` value (jest's expect.any and
+      // expect.stringMatching, parsed JSON) whenever the receiver accepts `any`, and --fix
+      // removes it: the `any` then flows on (no-unsafe-assignment reports it) and the type the
+      // assertion named can be left an unused import (tsc noUnusedLocals fails).
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
     },
   },
   {
