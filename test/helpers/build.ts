@@ -9,15 +9,41 @@
  * process is still loading. A lock folder (mkdir is atomic) makes concurrent workers wait for
  * the one that builds.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILDS = join(ROOT, '.tmp', 'build');
 const WAIT_MS = 180_000;
+
+/**
+ * Variables to add to the environment of a process started from the build. `npm test`
+ * (coverage-run.mjs) sets CHILD_V8_COVERAGE: the child then writes V8 coverage there
+ * (NODE_V8_COVERAGE) and loads coverage-child.mjs, which also writes it before a kill
+ * (see stopChild). Empty otherwise.
+ */
+export function coverageEnv(): Record<string, string> {
+  const dir = process.env.CHILD_V8_COVERAGE;
+  if (!dir) return {};
+  return { NODE_V8_COVERAGE: dir, NODE_OPTIONS: `--import=${pathToFileURL(join(ROOT, 'test', 'helpers', 'coverage-child.mjs')).href}` };
+}
+
+/**
+ * Ends a child at once (SIGKILL). Under coverage, SIGUSR2 first: coverage-child.mjs writes
+ * the coverage gathered so far and kills the process; SIGKILL follows if it is not gone in 3 s.
+ */
+export function stopChild(child: ChildProcess): void {
+  if (!process.env.CHILD_V8_COVERAGE) {
+    child.kill('SIGKILL');
+    return;
+  }
+  child.kill('SIGUSR2');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  child.once('exit', () => clearTimeout(timer));
+}
 
 /** What one build compiles: its tsconfig, and the folders and files its output depends on. */
 interface Target {

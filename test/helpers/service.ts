@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { buildService, ROOT } from './build.js';
+import { buildService, coverageEnv, ROOT, stopChild } from './build.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TOKEN_KEY } from './stack.js';
 
 export interface ServiceProcess {
@@ -61,7 +61,7 @@ export async function spawnService(env: Record<string, string>, opts: { waitRead
   const dir = await buildService();
   const proc = spawn(process.execPath, [join(dir, 'main.js')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);
@@ -112,7 +112,7 @@ export async function killServices(): Promise<void> {
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        stopChild(child);
       }),
   );
   await Promise.all(waits);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { buildService } from '../helpers/build.js';
+import { buildService, coverageEnv } from '../helpers/build.js';
 import {
   ENV_VARIABLES,
   formatProblems,
@@ -705,7 +705,7 @@ describe('the built entry point, started as a process with a bad environment', (
     return new Promise((resolvePromise, reject) => {
       const child = spawn(process.execPath, [join(outDir, 'main.js')], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', ...env },
+        env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
