@@ -76,12 +76,9 @@ export async function waitForHttp(child: Child, url: string, timeoutMs = 20_000)
 export async function startRedis(): Promise<{ url: string; child: Child; cleanup(): void }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bff-bench-redis-'));
-  const child = startChild(
-    'redis-server',
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-  );
+  const child = startChild('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+  });
   const deadline = Date.now() + 5000;
   for (;;) {
     const open = await portOpen(port);

@@ -243,7 +243,7 @@ async function main(): Promise<void> {
   try {
     const redis = await startRedis();
     children.push(redis.child);
-    cleanups.push(redis.cleanup);
+    cleanups.push(() => redis.cleanup());
     const [emulatorPort, portA, portB, helloPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const clientSecret = randomBytes(24).toString('base64url');
     const PATH = process.env['PATH'] ?? '/usr/bin:/bin';
@@ -290,7 +290,12 @@ async function main(): Promise<void> {
     ];
     const serviceA = startChild('service', process.execPath, nodeArgs('service'), serviceEnv(portA, {}));
     children.push(serviceA);
-    const serviceB = startChild('service (cache off)', process.execPath, nodeArgs('service-cache-off'), serviceEnv(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }));
+    const serviceB = startChild(
+      'service (cache off)',
+      process.execPath,
+      nodeArgs('service-cache-off'),
+      serviceEnv(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }),
+    );
     children.push(serviceB);
     const hello = startChild('baseline', process.execPath, [join(BUILD, 'bench', 'hello.js'), String(helloPort)], { PATH });
     children.push(hello);
@@ -309,7 +314,15 @@ async function main(): Promise<void> {
     const d = opts.duration;
     const warm = Math.max(1, Math.min(2, Math.floor(d / 5)));
     const figures: Figures[] = [];
-    const helloRun: Run = { name: 'baseline', route: 'GET / (bare Express 5)', url: `${helloUrl}/`, expectedStatus: [200], connections: c, duration: d, pid: hello.pid };
+    const helloRun: Run = {
+      name: 'baseline',
+      route: 'GET / (bare Express 5)',
+      url: `${helloUrl}/`,
+      expectedStatus: [200],
+      connections: c,
+      duration: d,
+      pid: hello.pid,
+    };
     const baselineSlice = async (): Promise<number> => (await cannon({ ...helloRun, duration: Math.max(1, Math.round(d / 2)) })).rps;
     const measure = async (run: Run, warmUp = true): Promise<Figures> => {
       if (warmUp) await cannon({ ...run, duration: warm, amount: undefined });
@@ -389,7 +402,16 @@ async function main(): Promise<void> {
       await inParallel(users.length, c, async (i) => {
         await (await fetch(`${a}/me/connections`, { headers: { 'x-user-id': users[i] ?? '' } })).arrayBuffer();
       });
-      await measure({ name: 'me-cached', route: 'GET /me/connections (cached)', url: `${a}/me/connections`, expectedStatus: [200], connections: c, duration: d, requests: meRequests(), pid: serviceA.pid });
+      await measure({
+        name: 'me-cached',
+        route: 'GET /me/connections (cached)',
+        url: `${a}/me/connections`,
+        expectedStatus: [200],
+        connections: c,
+        duration: d,
+        requests: meRequests(),
+        pid: serviceA.pid,
+      });
     }
     if (opts.only.has('me-uncached')) {
       await measure({
@@ -410,7 +432,11 @@ async function main(): Promise<void> {
       const tag = randomBytes(3).toString('hex');
       let n = 0;
       const mix = (): Request[] => [
-        { method: 'GET', path: '/me/connections', setupRequest: (req: Request) => ({ ...req, headers: { 'x-user-id': users[n++ % users.length] ?? 'nobody' } }) },
+        {
+          method: 'GET',
+          path: '/me/connections',
+          setupRequest: (req: Request) => ({ ...req, headers: { 'x-user-id': users[n++ % users.length] ?? 'nobody' } }),
+        },
         { method: 'GET', path: '/healthz' },
         { method: 'GET', path: '/connect', setupRequest: (req: Request) => ({ ...req, headers: { 'x-user-id': `bench-soak-${tag}-${n++}` } }) },
       ];
@@ -419,7 +445,15 @@ async function main(): Promise<void> {
       await pause(1000);
       const after10k = await heapAfterGc(serviceA);
       const metric10k = await metricValue(a, 'nodejs_heap_size_used_bytes');
-      const soak2 = await cannon({ name: 'soak-2', route: 'mix', url: a, expectedStatus: [200, 302], connections: c, amount: opts.soak - first, requests: mix() });
+      const soak2 = await cannon({
+        name: 'soak-2',
+        route: 'mix',
+        url: a,
+        expectedStatus: [200, 302],
+        connections: c,
+        amount: opts.soak - first,
+        requests: mix(),
+      });
       await pause(1000);
       const after100k = await heapAfterGc(serviceA);
       const metric100k = await metricValue(a, 'nodejs_heap_size_used_bytes');
@@ -449,7 +483,8 @@ async function main(): Promise<void> {
     const targets: { name: string; figure: string; target: string; met: boolean }[] = [];
     const ratioTarget = (name: string, min: number): void => {
       const f = byName(name);
-      if (f?.ratio !== null && f?.ratio !== undefined) targets.push({ name: `${name} vs baseline`, figure: `${f.ratio}`, target: `>= ${min}`, met: f.ratio >= min });
+      if (f?.ratio !== null && f?.ratio !== undefined)
+        targets.push({ name: `${name} vs baseline`, figure: `${f.ratio}`, target: `>= ${min}`, met: f.ratio >= min });
     };
     ratioTarget('me-cached', 0.6);
     ratioTarget('connect', 0.45);
@@ -459,17 +494,31 @@ async function main(): Promise<void> {
       targets.push({ name: `${f.name} p99`, figure: `${f.p99Ms} ms`, target: '< 50 ms', met: f.p99Ms < 50 });
       targets.push({ name: `${f.name} errors`, figure: String(f.errors), target: '0', met: f.errors === 0 });
     }
-    if (rss.service !== undefined) targets.push({ name: 'service peak RSS', figure: mb(rss.service), target: '< 200 MB', met: rss.service < 200 * 1024 * 1024 });
+    if (rss.service !== undefined)
+      targets.push({ name: 'service peak RSS', figure: mb(rss.service), target: '< 200 MB', met: rss.service < 200 * 1024 * 1024 });
     if (heap !== undefined && typeof heap['growth'] === 'number') {
       targets.push({ name: 'heap growth 10k -> 100k', figure: `${round(heap['growth'] * 100, 1)} %`, target: '<= 10 %', met: heap['growth'] <= 0.1 });
     }
 
     log('');
-    log('| scenario | req/s | p50 ms | p99 ms | baseline req/s (before/after) | x baseline | errors | server CPU µs/req | server peak RSS so far | other load (CPUs) |');
+    log(
+      '| scenario | req/s | p50 ms | p99 ms | baseline req/s (before/after) | x baseline | errors | server CPU µs/req | server peak RSS so far | other load (CPUs) |',
+    );
     log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const f of figures) {
       const adjacent = f.adjacentBaselineRps === null ? '' : `${f.adjacentBaselineRps.before} / ${f.adjacentBaselineRps.after}`;
-      const cells = [f.route, f.rps, f.p50Ms, f.p99Ms, adjacent, f.ratio ?? '', f.errors, f.cpuUsPerRequest ?? 'n/a', f.peakRssBytes === null ? 'n/a' : mb(f.peakRssBytes), f.otherLoadCpus ?? 'n/a'];
+      const cells = [
+        f.route,
+        f.rps,
+        f.p50Ms,
+        f.p99Ms,
+        adjacent,
+        f.ratio ?? '',
+        f.errors,
+        f.cpuUsPerRequest ?? 'n/a',
+        f.peakRssBytes === null ? 'n/a' : mb(f.peakRssBytes),
+        f.otherLoadCpus ?? 'n/a',
+      ];
       log(`| ${cells.join(' | ')} |`);
     }
     log('');
@@ -480,7 +529,12 @@ async function main(): Promise<void> {
           `${mb(heap['heapUsedAfterTotal'] as number)} after ${heap['requestsTotal'] as number} (${round((heap['growth'] as number) * 100, 1)} %)`,
       );
     }
-    log(`load average: ${loadStart.join(' ')} at the start, ${os.loadavg().map((l) => round(l, 2)).join(' ')} at the end (${os.cpus().length} CPUs)`);
+    log(
+      `load average: ${loadStart.join(' ')} at the start, ${os
+        .loadavg()
+        .map((l) => round(l, 2))
+        .join(' ')} at the end (${os.cpus().length} CPUs)`,
+    );
     log('');
     log('| target | figure | wanted | met |');
     log('| --- | ---: | ---: | :---: |');

@@ -64,8 +64,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
   const now = options.now ?? (() => new Date());
   const store = new EmulatorStore(now);
   const registry = new KnobRegistry();
-  let publicUrl: { url: string; basePath: string } | undefined =
-    options.publicUrl === undefined ? undefined : normalisePublicUrl(options.publicUrl);
+  let publicUrl: { url: string; basePath: string } | undefined = options.publicUrl === undefined ? undefined : normalisePublicUrl(options.publicUrl);
 
   const ctx: EmulatorContext = {
     store,
@@ -169,9 +168,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
       return;
     }
     const status =
-      typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' && err.status >= 400 && err.status < 500
-        ? err.status
-        : 500;
+      typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     renderWebviewErrorPage(ctx, res, 'en', status, status === 500 ? 'Internal error.' : 'Bad request.');
   });
 

@@ -65,7 +65,10 @@ export function parseForms(html: string): ParsedForm[] {
 
 /** The text of the page's error element (or its title), for error messages. */
 export function pageErrorText(html: string): string {
-  const strip = (s: string): string => decodeEntities(s.replace(/<[^>]*>/g, '')).replace(/\s+/g, ' ').trim();
+  const strip = (s: string): string =>
+    decodeEntities(s.replace(/<[^>]*>/g, ''))
+      .replace(/\s+/g, ' ')
+      .trim();
   const error = /<[a-z]+\b[^>]*\bid="error"[^>]*>([\s\S]*?)<\/[a-z]+>/i.exec(html);
   if (error?.[1] !== undefined) return strip(error[1]);
   const title = /<title>([\s\S]*?)<\/title>/i.exec(html);

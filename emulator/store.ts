@@ -107,9 +107,7 @@ export interface EmulatorUserView {
   connectionIds: number[];
 }
 
-export type TemporaryCodeCheck =
-  | { ok: true; userId: number; type: TemporaryCodeType }
-  | { ok: false; reason: 'unknown' | 'expired' | 'consumed' };
+export type TemporaryCodeCheck = { ok: true; userId: number; type: TemporaryCodeType } | { ok: false; reason: 'unknown' | 'expired' | 'consumed' };
 
 function dateField(value: Date | string): string {
   return typeof value === 'string' ? value : powensDate(value);
@@ -262,11 +260,7 @@ export class EmulatorStore {
 
   // ---- connections ----
 
-  addConnection(
-    userId: number,
-    connectorId: number,
-    init: { state?: string | null; errorMessage?: string | null } = {},
-  ): ConnectionRecord {
+  addConnection(userId: number, connectorId: number, init: { state?: string | null; errorMessage?: string | null } = {}): ConnectionRecord {
     const connector = findConnector(connectorId);
     if (connector === undefined) throw new Error(`Unknown connector ${connectorId}`);
     if (!this.usersById.has(userId)) throw new Error(`Unknown user ${userId}`);

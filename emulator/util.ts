@@ -60,9 +60,7 @@ export function redirectUriAllowed(candidate: string, whiteList: readonly string
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
   if (parsed.username !== '' || parsed.password !== '') return false;
-  return whiteList.some((entry) =>
-    entry.endsWith('*') ? candidate.startsWith(entry.slice(0, -1)) : candidate === entry,
-  );
+  return whiteList.some((entry) => (entry.endsWith('*') ? candidate.startsWith(entry.slice(0, -1)) : candidate === entry));
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

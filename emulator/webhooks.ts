@@ -137,12 +137,7 @@ function accountsOf(connection: PowensConnection): Record<string, unknown>[] {
  * - CONNECTION_DELETED: the deleted connection's fields at the top level (`id`, `id_user`, ...).
  * A connection that no longer exists is described by `connectionId` and `userId` alone.
  */
-export function buildWebhookPayload(
-  store: EmulatorStore,
-  now: Date,
-  event: BuiltWebhookEvent,
-  subject: WebhookSubject,
-): Record<string, unknown> {
+export function buildWebhookPayload(store: EmulatorStore, now: Date, event: BuiltWebhookEvent, subject: WebhookSubject): Record<string, unknown> {
   const record = subject.connectionId === undefined ? undefined : store.connection(subject.connectionId);
   const connection = record === undefined ? undefined : store.toPowens(record, true);
   const userId = subject.userId ?? connection?.id_user;

@@ -76,13 +76,7 @@ function listParam(value: string | undefined): string[] | undefined {
 
 // ---------------------------------------------------------------- validation
 
-function validate(
-  ctx: EmulatorContext,
-  flow: Flow,
-  lang: string,
-  params: Params,
-  webviewSession: string | undefined,
-): FlowContext {
+function validate(ctx: EmulatorContext, flow: Flow, lang: string, params: Params, webviewSession: string | undefined): FlowContext {
   const domain = params.get('domain');
   if (domain === undefined || domain === '') throw new WebviewError(400, 'Missing parameter: domain.');
   if (domain !== ctx.domain) throw new WebviewError(400, 'Unknown domain: this webview does not serve it.');
@@ -333,9 +327,7 @@ function renderManage(ctx: EmulatorContext, f: FlowContext, session: string | un
           })
           .join('\n')}\n</ul>`;
   const done =
-    f.redirectUri === undefined
-      ? ''
-      : '<div class="actions"><button type="submit" name="action" value="done" class="btn-primary">Done</button></div>';
+    f.redirectUri === undefined ? '' : '<div class="actions"><button type="submit" name="action" value="done" class="btn-primary">Done</button></div>';
   return layout(
     ctx,
     f.lang,
@@ -491,8 +483,7 @@ export function createWebviewRouter(ctx: EmulatorContext): Router {
       }
       try {
         const f = validate(ctx, flow, lang, readParams(req.query), undefined);
-        const html =
-          flow === 'connect' ? renderConnect(ctx, f) : flow === 'reconnect' ? renderReconnect(ctx, f) : renderManage(ctx, f, undefined);
+        const html = flow === 'connect' ? renderConnect(ctx, f) : flow === 'reconnect' ? renderReconnect(ctx, f) : renderManage(ctx, f, undefined);
         sendPage(res, f, 200, html);
       } catch (err: unknown) {
         if (err instanceof WebviewError) errorPage(ctx, res, lang, err.status, err.message);

@@ -84,9 +84,7 @@ export const catalogue = {
   LINK_RACE: {
     status: 400,
     title: 'Finished in another tab',
-    message:
-      'Another tab finished linking your bank first, so this attempt was discarded to keep a single ' +
-      'bank profile. Please try again.',
+    message: 'Another tab finished linking your bank first, so this attempt was discarded to keep a single ' + 'bank profile. Please try again.',
   },
   NOT_LINKED: {
     status: 409,

@@ -49,7 +49,8 @@ export function pathOnly(url: string | undefined): string {
 /** An error for the log: name, code and message of it and its causes; nothing else. */
 export function safeError(err: unknown, depth = 0): Record<string, unknown> | undefined {
   if (depth > 3 || err === undefined || err === null) return undefined;
-  if (typeof err !== 'object') return { message: String(err).slice(0, 200) };
+  if (typeof err === 'function') return { message: 'a function was thrown' };
+  if (typeof err !== 'object') return { message: String(err as string | number | boolean | bigint | symbol).slice(0, 200) };
   // An Error, or an error another serializer already turned into a plain object (pino-http
   // hands its `err` serializer such objects): only these fields, whatever else it carries.
   const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };

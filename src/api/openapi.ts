@@ -102,7 +102,7 @@ const ISO_DATE: JsonSchema = { type: ['string', 'null'], format: 'date-time' };
 const schemas: Record<string, JsonSchema> = {
   ConnectionStatus: {
     description:
-      'Derived from Powens\' `state`: `ok` (null state with a last update), `syncing` (null state without one, or ' +
+      "Derived from Powens' `state`: `ok` (null state with a last update), `syncing` (null state without one, or " +
       '`validating`), `action_needed` (the user must reconnect: see `reconnectUrl`), `temporary_error` (clears by ' +
       'itself), `unknown` (a state this service does not know yet, passed through in `state`).',
     type: 'string',
@@ -128,7 +128,7 @@ const schemas: Record<string, JsonSchema> = {
       state: {
         type: ['string', 'null'],
         description:
-          'Powens\' state, as is: null when the last sync went well. Known values: validating, ' +
+          "Powens' state, as is: null when the last sync went well. Known values: validating, " +
           [...ACTION_NEEDED_STATES, ...TEMPORARY_ERROR_STATES].join(', ') +
           '. Any other value may appear (status `unknown`).',
         examples: [null, 'SCARequired', 'wrongpass', 'websiteUnavailable'],
@@ -264,7 +264,7 @@ export function createOpenApiDocument(config: Config): OpenApiDocument {
       title: 'powens-connect-bff',
       version: '1.0.0',
       description:
-        'The JSON API of the Powens backend-for-frontend: read and manage the signed-in user\'s bank connections. ' +
+        "The JSON API of the Powens backend-for-frontend: read and manage the signed-in user's bank connections. " +
         'Responses are JSON; errors are `application/problem+json`. State-changing calls (any method but GET, HEAD, ' +
         'OPTIONS) need the header `X-CSRF: 1` and, when an `Origin` header is present, an origin in CORS_ORIGINS or ' +
         'PUBLIC_URL; otherwise 403. Browsers on CORS_ORIGINS may call with credentials. Adding, reconnecting and ' +

@@ -199,9 +199,7 @@ export function requireUser(auth: Authenticator, config: Config, format: 'page' 
         return;
       }
       if (config.appLoginUrl !== undefined) {
-        const target = config.appLoginUrl.startsWith('/')
-          ? new URL(config.appLoginUrl, config.publicUrl)
-          : new URL(config.appLoginUrl);
+        const target = config.appLoginUrl.startsWith('/') ? new URL(config.appLoginUrl, config.publicUrl) : new URL(config.appLoginUrl);
         const returnTo = config.appLoginUrl.startsWith('/') ? back : new URL(back, config.publicUrl).href;
         target.searchParams.set('return_to', returnTo);
         res.redirect(302, config.appLoginUrl.startsWith('/') ? `${target.pathname}${target.search}` : target.href);

@@ -1,12 +1,4 @@
-import {
-  CONTAINER_DEMO_ENV,
-  DEMO_VARIABLES,
-  SECTION_NOTES,
-  SECTIONS,
-  SERVICE_VARIABLES,
-  type Section,
-  type Variable,
-} from './variables.js';
+import { CONTAINER_DEMO_ENV, DEMO_VARIABLES, SECTION_NOTES, SECTIONS, SERVICE_VARIABLES, type Section, type Variable } from './variables.js';
 
 /**
  * The two documents rendered from the declarations in ./variables.ts: the variable table of
@@ -21,9 +13,7 @@ const WIDTH = 100;
 type Entry = [name: string, v: Variable];
 
 function bySection(variables: Record<string, Variable>): [Section, Entry[]][] {
-  return SECTIONS.map((s): [Section, Entry[]] => [s, Object.entries(variables).filter(([, v]) => v.section === s)]).filter(
-    ([, entries]) => entries.length > 0,
-  );
+  return SECTIONS.map((s): [Section, Entry[]] => [s, Object.entries(variables).filter(([, v]) => v.section === s)]).filter(([, entries]) => entries.length > 0);
 }
 
 function example(name: string, v: Variable): string {
@@ -90,7 +80,10 @@ function comment(text: string): string[] {
   const lines: string[] = [];
   let line = '#';
   // "(P): required" stays on one line.
-  for (const word of text.replace(/\(P\): /g, '(P):\u00a0').split(/[ \n\t]+/).filter((w) => w !== '')) {
+  for (const word of text
+    .replace(/\(P\): /g, '(P):\u00a0')
+    .split(/[ \n\t]+/)
+    .filter((w) => w !== '')) {
     if (line !== '#' && line.length + 1 + word.length > WIDTH) {
       lines.push(line);
       line = '#';

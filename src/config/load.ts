@@ -24,9 +24,7 @@ type Parsed = z.output<typeof serviceObject>;
 /** Every variable the service reads (each documented in .env.example and the README). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(SERVICE_VARIABLES);
 
-const SECRET_NAMES = [...Object.entries(SERVICE_VARIABLES), ...Object.entries(DEMO_VARIABLES)]
-  .filter(([, v]) => v.secret === true)
-  .map(([name]) => name);
+const SECRET_NAMES = [...Object.entries(SERVICE_VARIABLES), ...Object.entries(DEMO_VARIABLES)].filter(([, v]) => v.secret === true).map(([name]) => name);
 
 /**
  * Issues to problem lines. The messages are this module's own and name rules, not values; as a

@@ -12,18 +12,7 @@ import * as t from './values.js';
  * default here without a migration note.
  */
 
-export const SECTIONS = [
-  'Service',
-  'Powens',
-  'Redis',
-  'Sessions & tokens',
-  'Auth',
-  'Browser & CORS',
-  'Webhooks',
-  'Rate limits',
-  'Operations',
-  'Demo',
-] as const;
+export const SECTIONS = ['Service', 'Powens', 'Redis', 'Sessions & tokens', 'Auth', 'Browser & CORS', 'Webhooks', 'Rate limits', 'Operations', 'Demo'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** A variable's type: from its trimmed, non-empty text to its value. */
@@ -454,5 +443,7 @@ export const SECTION_NOTES: Partial<Record<Section, string>> = {
     "In the Powens console, give each event its URL with the event's name in the query, e.g. `${PUBLIC_URL}/webhooks/powens?event=CONNECTION_SYNCED` (likewise `CONNECTION_DELETED`, `USER_DELETED`).",
   Demo: `\`npm run demo\` only (not the container): it also reads the variables above, but defaults ${Object.entries(DEMO_DEFAULTS)
     .map(([name, value]) => `\`${name}\` to \`${value}\``)
-    .join(', ')}, sets \`AUTH_MODE=demo\` and the \`POWENS_CLIENT_*\`, \`POWENS_API_URL\` and \`POWENS_WEBVIEW_URL\` of its emulator, refuses \`NODE_ENV=production\`, and wants \`TOKEN_ENCRYPTION_KEYS\` whenever \`REDIS_URL\` is set.`,
+    .join(
+      ', ',
+    )}, sets \`AUTH_MODE=demo\` and the \`POWENS_CLIENT_*\`, \`POWENS_API_URL\` and \`POWENS_WEBVIEW_URL\` of its emulator, refuses \`NODE_ENV=production\`, and wants \`TOKEN_ENCRYPTION_KEYS\` whenever \`REDIS_URL\` is set.`,
 };

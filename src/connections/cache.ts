@@ -122,10 +122,11 @@ export class ConnectionsCache {
 
   private async acquire(userId: string): Promise<Acquired> {
     const lockToken = randomToken(16);
-    const reply = (await guard(
-      this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)),
-      this.options.onStoreError,
-    )) as [string, string, string];
+    const reply = (await guard(this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)), this.options.onStoreError)) as [
+      string,
+      string,
+      string,
+    ];
     const [kind, generation, cached] = reply;
     if (kind === 'hit') {
       const hit = parse(cached);
@@ -143,10 +144,7 @@ export class ConnectionsCache {
       await this.release(userId, lockToken).catch(() => undefined);
       throw err;
     }
-    await guard(
-      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken),
-      this.options.onStoreError,
-    );
+    await guard(this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken), this.options.onStoreError);
     return json;
   }
 

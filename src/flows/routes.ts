@@ -23,9 +23,13 @@ const headRefused: RequestHandler = (_req, res) => {
 
 export function flowRoutes(deps: FlowRouteDeps): RouteSpec[] {
   const guards = [deps.perIp, deps.session, deps.perUser];
-  const starts = (Object.keys(START_PATHS) as (keyof typeof START_PATHS)[]).map(
-    (kind): RouteSpec => ({ method: 'get', path: START_PATHS[kind], format: 'page', use: [...guards, deps.requireUser], handler: startFlow(deps, kind) }),
-  );
+  const starts = (Object.keys(START_PATHS) as (keyof typeof START_PATHS)[]).map((kind): RouteSpec => ({
+    method: 'get',
+    path: START_PATHS[kind],
+    format: 'page',
+    use: [...guards, deps.requireUser],
+    handler: startFlow(deps, kind),
+  }));
   const paths = [...Object.values(START_PATHS), '/callback'];
   return [
     ...paths.map((path): RouteSpec => ({ method: 'head', path, format: 'page', handler: headRefused })),

@@ -16,17 +16,11 @@ import {
 
 /** Names for metrics and logs; never a URL (URLs may carry ids or codes). */
 export type PowensEndpoint =
-  | 'token.access'
-  | 'token.code'
-  | 'token.delete'
-  | 'users.me'
-  | 'users.delete'
-  | 'connections.list'
-  | 'connections.get'
-  | 'connections.delete';
+  'token.access' | 'token.code' | 'token.delete' | 'users.me' | 'users.delete' | 'connections.list' | 'connections.get' | 'connections.delete';
 
 export interface PowensCallObserver {
-  (endpoint: PowensEndpoint, durationSeconds: number, outcome: 'ok' | string): void;
+  /** `outcome` is 'ok' or the catalogue code of the failure. */
+  (endpoint: PowensEndpoint, durationSeconds: number, outcome: string): void;
 }
 
 /** The error shape of Powens answers, kept for logs (the description is technical, not secret). */

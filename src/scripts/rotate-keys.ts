@@ -75,7 +75,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...report, complete: !stop.signal.aborted, keyId: first.id })}\n`);
     if (stop.signal.aborted) return 3;
     if (report.failedToOpen > 0) {
-      line('some values did not open: a key id not in TOKEN_ENCRYPTION_KEYS must be added back (not first) before it is retired; a listed one means a damaged value');
+      line(
+        'some values did not open: a key id not in TOKEN_ENCRYPTION_KEYS must be added back (not first) before it is retired; a listed one means a damaged value',
+      );
       return 2;
     }
     return 0;

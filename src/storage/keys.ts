@@ -44,4 +44,3 @@ export function createKeys(prefix: string): Keys {
     rateLimitPrefix: `${prefix}rl`,
   };
 }
-

@@ -79,13 +79,7 @@ export async function rotateTokenKeys(opts: RotationOptions): Promise<RotationRe
   return report;
 }
 
-async function rotateBatch(
-  opts: RotationOptions,
-  tokens: TokenStore,
-  currentKeyId: string,
-  found: readonly string[],
-  report: RotationReport,
-): Promise<void> {
+async function rotateBatch(opts: RotationOptions, tokens: TokenStore, currentKeyId: string, found: readonly string[], report: RotationReport): Promise<void> {
   report.scanned += found.length;
   // One GET per key rather than MGET: in a Cluster the keys of a batch are on different slots.
   // ioredis writes them all before the first answer arrives, so this is still one round trip.

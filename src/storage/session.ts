@@ -103,6 +103,7 @@ type SessionOp = 'regenerate' | 'save' | 'destroy';
 /** express-session's callback methods as promises; a store failure rejects (a 503 upstream). */
 export function sessionOp(req: Request, op: SessionOp): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    req.session[op]((err: unknown) => (err ? reject(err) : resolve()));
+    // express-session hands store failures on as they come: Errors (AppError from the guarded store).
+    req.session[op]((err: unknown) => (err ? reject(err as Error) : resolve()));
   });
 }

@@ -26,19 +26,24 @@ export function webRoutes(deps: WebDeps): RouteSpec[] {
   const demo = deps.auth.mode === 'demo';
   const routes: RouteSpec[] = [asset('/assets/app.css', 'text/css', APP_CSS), asset('/assets/demo.js', 'text/javascript', DEMO_JS)];
 
-  routes.push({ method: 'get', path: '/', format: 'page', use: demo ? [deps.session] : [], handler: async (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    if (demo) {
-      const userId = await deps.auth.userId(req);
-      if (userId === null) {
-        res.redirect(302, '/demo/sign-in');
-        return;
-      }
-      res.type('html').send(
-        layout({
-          title: 'Your bank connections',
-          scripts: ['/assets/demo.js'],
-          body: html`<header class="topbar">
+  routes.push({
+    method: 'get',
+    path: '/',
+    format: 'page',
+    use: demo ? [deps.session] : [],
+    handler: async (req, res) => {
+      res.setHeader('Cache-Control', 'no-store');
+      if (demo) {
+        const userId = await deps.auth.userId(req);
+        if (userId === null) {
+          res.redirect(302, '/demo/sign-in');
+          return;
+        }
+        res.type('html').send(
+          layout({
+            title: 'Your bank connections',
+            scripts: ['/assets/demo.js'],
+            body: html`<header class="topbar">
 <div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Demo app</span><span class="pill">Demo mode</span></div>
 <div class="account"><span class="avatar" aria-hidden="true">${initial(userId)}</span><span>Signed in as</span> <strong id="user-id" title="${userId}">${userId}</strong> <button class="link" id="sign-out" type="button">Sign out</button></div>
 </header>
@@ -61,28 +66,34 @@ export function webRoutes(deps: WebDeps): RouteSpec[] {
 <div class="row"><button class="secondary" value="cancel" type="submit">Cancel</button><button class="danger" id="confirm-ok" value="confirm" type="submit"></button></div>
 </form>
 </dialog>`,
+          }),
+        );
+        return;
+      }
+      res.type('html').send(
+        layout({
+          title: 'Bank connection',
+          body: html`<h1>Bank connection</h1><p class="message">You can go back to the application.</p>`,
         }),
       );
-      return;
-    }
-    res.type('html').send(
-      layout({
-        title: 'Bank connection',
-        body: html`<h1>Bank connection</h1><p class="message">You can go back to the application.</p>`,
-      }),
-    );
-  } });
+    },
+  });
 
   if (!demo) return routes;
 
-  routes.push({ method: 'get', path: '/demo/sign-in', format: 'page', use: [deps.session], handler: (req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048));
-    res.type('html').send(
-      layout({
-        title: 'Sign in (demo)',
-        scripts: ['/assets/demo.js'],
-        body: html`<div class="sign-in">
+  routes.push({
+    method: 'get',
+    path: '/demo/sign-in',
+    format: 'page',
+    use: [deps.session],
+    handler: (req, res) => {
+      res.setHeader('Cache-Control', 'no-store');
+      const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048));
+      res.type('html').send(
+        layout({
+          title: 'Sign in (demo)',
+          scripts: ['/assets/demo.js'],
+          body: html`<div class="sign-in">
 <div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Demo app</span><span class="pill">Demo mode</span></div>
 <h1>Sign in</h1>
 <p class="muted">Demo mode: type any user id. In production, the app's own login says who the user is.</p>
@@ -92,28 +103,41 @@ export function webRoutes(deps: WebDeps): RouteSpec[] {
 <p><button type="submit">Sign in</button></p>
 </form>
 </div>`,
-      }),
-    );
-  } });
+        }),
+      );
+    },
+  });
 
   // JSON, like the rest of the API, so the global CSRF guard (X-CSRF + Origin) covers it.
-  routes.push({ method: 'post', path: '/demo/session', format: 'json', use: [deps.session, express.json({ limit: '2kb' })], handler: async (req, res) => {
-    const body: unknown = req.body;
-    const raw = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).userId : undefined;
-    if (typeof raw !== 'string') throw new AppError('USER_ID_INVALID');
-    const userId = checkUserId(raw);
-    // A new sign-in always gets a new session id (no fixation).
-    await sessionOp(req, 'regenerate');
-    req.session.demoUserId = userId;
-    req.session.userId = userId;
-    await sessionOp(req, 'save');
-    res.status(204).end();
-  } });
+  routes.push({
+    method: 'post',
+    path: '/demo/session',
+    format: 'json',
+    use: [deps.session, express.json({ limit: '2kb' })],
+    handler: async (req, res) => {
+      const body: unknown = req.body;
+      const raw = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).userId : undefined;
+      if (typeof raw !== 'string') throw new AppError('USER_ID_INVALID');
+      const userId = checkUserId(raw);
+      // A new sign-in always gets a new session id (no fixation).
+      await sessionOp(req, 'regenerate');
+      req.session.demoUserId = userId;
+      req.session.userId = userId;
+      await sessionOp(req, 'save');
+      res.status(204).end();
+    },
+  });
 
-  routes.push({ method: 'delete', path: '/demo/session', format: 'json', use: [deps.session], handler: async (req, res) => {
-    await sessionOp(req, 'destroy');
-    res.status(204).end();
-  } });
+  routes.push({
+    method: 'delete',
+    path: '/demo/session',
+    format: 'json',
+    use: [deps.session],
+    handler: async (req, res) => {
+      await sessionOp(req, 'destroy');
+      res.status(204).end();
+    },
+  });
 
   return routes;
 }

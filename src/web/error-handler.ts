@@ -81,17 +81,15 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       );
       return;
     }
-    res
-      .type('application/problem+json')
-      .send(
-        JSON.stringify({
-          type: problemType(appError.code),
-          title: appError.title,
-          status: appError.status,
-          detail: appError.publicMessage,
-          code: appError.code,
-          requestId: referenceId,
-        }),
-      );
+    res.type('application/problem+json').send(
+      JSON.stringify({
+        type: problemType(appError.code),
+        title: appError.title,
+        status: appError.status,
+        detail: appError.publicMessage,
+        code: appError.code,
+        requestId: referenceId,
+      }),
+    );
   };
 }

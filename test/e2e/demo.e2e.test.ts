@@ -99,15 +99,7 @@ beforeAll(async () => {
   await startDemo();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
   // Any script error, CSP violation or failed load on our pages fails the run at the end.
@@ -169,10 +161,7 @@ describe('the demo in Chromium', () => {
   test('cancel in the webview and see the error page with its try-again link', async () => {
     await page.click('#add-connection');
     await page.waitForURL(`${emulator}/en/connect?**`);
-    const [callback] = await Promise.all([
-      page.waitForResponse((r) => r.url().startsWith(`${base}/callback`)),
-      page.click('button[value=cancel]'),
-    ]);
+    const [callback] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${base}/callback`)), page.click('button[value=cancel]')]);
     expect(callback.status()).toBe(400);
     expect(await page.textContent('h1')).toBe('Cancelled');
     expect(await page.textContent('p.message')).toContain('Nothing was changed');

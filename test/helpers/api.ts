@@ -23,9 +23,8 @@ export function expectProblem(hop: Hop, status: number): Problem {
   });
   expect(hop.location).toBeUndefined();
   const body = JSON.parse(hop.text) as Problem;
-  expect(body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) }),
-  );
+  const shape: Record<string, unknown> = { type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) };
+  expect(body).toEqual(expect.objectContaining(shape));
   return body;
 }
 

@@ -57,4 +57,3 @@ export async function connect(port: number): Promise<RawConnection> {
 }
 
 export const status = (response: string | undefined): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response ?? '')?.[1] ?? 0);
-

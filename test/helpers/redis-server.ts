@@ -56,7 +56,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       throw new Error('redis-server is not installed and REDIS_URL is not set: apt-get install redis-server');
     }
     const notOwned = (): void => {
-      throw new Error('this Redis is not the test\'s own redis-server');
+      throw new Error("this Redis is not the test's own redis-server");
     };
     return {
       url,

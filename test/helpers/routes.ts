@@ -61,7 +61,5 @@ export function listRoutes(app: Express): AppRoute[] {
 
 /** A concrete path for a route template: each `:param` (and `*wildcard`) from `values`, else `1`. */
 export function samplePath(template: string, values: Record<string, string> = {}): string {
-  return template
-    .replace(/[{}]/g, '')
-    .replace(/[:*]([A-Za-z_$][A-Za-z0-9_$]*)/g, (_m, name: string) => encodeURIComponent(values[name] ?? '1'));
+  return template.replace(/[{}]/g, '').replace(/[:*]([A-Za-z_$][A-Za-z0-9_$]*)/g, (_m, name: string) => encodeURIComponent(values[name] ?? '1'));
 }

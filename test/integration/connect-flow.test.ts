@@ -171,7 +171,11 @@ describe('two tabs', () => {
       expect(await storedToken(userId)).toBe(tokenAfterFirst);
       expect(emulatorState().findUserByToken(tokenAfterFirst ?? '')?.id).toBe(winnerPowensUser);
       // The duplicate Powens user is gone at Powens, with its connection.
-      expect(emulatorState().users().map((u) => u.id)).toEqual([winnerPowensUser]);
+      expect(
+        emulatorState()
+          .users()
+          .map((u) => u.id),
+      ).toEqual([winnerPowensUser]);
       expect(knobs().calls('users.delete')).toBe(1);
     },
   );

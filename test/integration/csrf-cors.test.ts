@@ -121,9 +121,7 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe(origin);
     expect(res.headers.get('access-control-allow-credentials')).toBe('true');
     expect(res.headers.get('access-control-allow-methods')?.split(',')).toEqual(expect.arrayContaining(['GET', 'DELETE']));
-    expect(res.headers.get('access-control-allow-headers')?.toLowerCase().split(',')).toEqual(
-      expect.arrayContaining(['x-csrf', 'content-type']),
-    );
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase().split(',')).toEqual(expect.arrayContaining(['x-csrf', 'content-type']));
     expect(res.headers.get('vary')).toMatch(/Origin/i);
   });
 

@@ -152,8 +152,7 @@ describe('connect through the webview', () => {
   });
 
   it('refuses a wrong client secret or a missing parameter, with Powens error JSON', async () => {
-    const code = (await completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI }), { kind: 'connect' }))
-      .searchParams.get('code') ?? '';
+    const code = (await completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI }), { kind: 'connect' })).searchParams.get('code') ?? '';
     const wrong = await api('POST', '/auth/token/access', {
       form: { client_id: CLIENT_ID, client_secret: 'nope', code },
     });
@@ -198,12 +197,12 @@ describe('connect through the webview', () => {
   });
 
   it('refuses a wrong domain or client_id, and answers 503 on the bare path', async () => {
-    await expect(
-      completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI, domain: 'other.biapi.pro' }), { kind: 'connect' }),
-    ).rejects.toThrow(/400.*domain/);
-    await expect(
-      completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI, client_id: 'nobody' }), { kind: 'connect' }),
-    ).rejects.toThrow(/400.*client_id/);
+    await expect(completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI, domain: 'other.biapi.pro' }), { kind: 'connect' })).rejects.toThrow(
+      /400.*domain/,
+    );
+    await expect(completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI, client_id: 'nobody' }), { kind: 'connect' })).rejects.toThrow(
+      /400.*client_id/,
+    );
     const bare = await fetch(`${emu.url}/connect?domain=${DOMAIN}`);
     expect(bare.status).toBe(503);
     await bare.text();
@@ -264,10 +263,9 @@ describe('reconnect and manage', () => {
     expect(before.body).toMatchObject({ state: 'wrongpass', error: 'wrongpass', error_message: 'Bad password' });
 
     const code = await temporaryCode(token);
-    const callback = await completeWebview(
-      webviewUrl('reconnect', { redirect_uri: REDIRECT_URI, code, connection_id: String(connectionId), state: 'r' }),
-      { kind: 'reconnect' },
-    );
+    const callback = await completeWebview(webviewUrl('reconnect', { redirect_uri: REDIRECT_URI, code, connection_id: String(connectionId), state: 'r' }), {
+      kind: 'reconnect',
+    });
     expect(callback.searchParams.get('connection_id')).toBe(String(connectionId));
     expect(callback.searchParams.get('state')).toBe('r');
     expect(callback.searchParams.has('code')).toBe(false);
@@ -280,10 +278,7 @@ describe('reconnect and manage', () => {
     const b = await connectNewUser();
     const code = await temporaryCode(a.token);
     await expect(
-      completeWebview(
-        webviewUrl('reconnect', { redirect_uri: REDIRECT_URI, code, connection_id: String(b.connectionId) }),
-        { kind: 'reconnect' },
-      ),
+      completeWebview(webviewUrl('reconnect', { redirect_uri: REDIRECT_URI, code, connection_id: String(b.connectionId) }), { kind: 'reconnect' }),
     ).rejects.toThrow(/400.*connection_id/);
   });
 
@@ -358,9 +353,11 @@ describe('API', () => {
     expect((await api('DELETE', `/users/me/connections/${connectionId}`, { token })).status).toBe(204);
     expect((await api('DELETE', `/users/me/connections/${connectionId}`, { token })).status).toBe(404);
 
-    const secondToken = String((await exchange(
-      (await completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI }), { kind: 'connect' })).searchParams.get('code') ?? '',
-    )).body['auth_token']);
+    const secondToken = String(
+      (await exchange((await completeWebview(webviewUrl('connect', { redirect_uri: REDIRECT_URI }), { kind: 'connect' })).searchParams.get('code') ?? '')).body[
+        'auth_token'
+      ],
+    );
     expect((await api('DELETE', '/users/me', { token: secondToken })).status).toBe(204);
     expect((await api('GET', '/users/me', { token: secondToken })).status).toBe(401);
     expect(emu.emulator.state.users()).toHaveLength(2);

@@ -140,12 +140,15 @@ describe('AUTH_MODE jwt with a JWKS', () => {
   });
 
   test.each<[string, () => Promise<string>]>([
-    ['alg none', async () => new UnsecuredJWT(claims('alice')).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').encode()],
+    ['alg none', () => Promise.resolve(new UnsecuredJWT(claims('alice')).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').encode())],
     ['an HS256 token signed with the public key (PEM)', async () => hs256(enc(await exportSPKI(keyA.publicKey)), claims('alice'), keyA.kid)],
     ['an HS256 token signed with the public key (JWK)', async () => hs256(enc(JSON.stringify(keyA.jwk)), claims('alice'), keyA.kid)],
     ['an expired token', async () => rs256(keyA, claims('alice', { iat: now() - 3600, exp: now() - 60 }))],
     ['a token not yet valid', async () => rs256(keyA, claims('alice', { nbf: now() + 60 }))],
-    ['a token without exp', async () => new SignJWT({ sub: 'alice', iss: ISSUER, aud: AUDIENCE }).setProtectedHeader({ alg: 'RS256', kid: keyA.kid }).sign(keyA.privateKey)],
+    [
+      'a token without exp',
+      async () => new SignJWT({ sub: 'alice', iss: ISSUER, aud: AUDIENCE }).setProtectedHeader({ alg: 'RS256', kid: keyA.kid }).sign(keyA.privateKey),
+    ],
     ['a wrong issuer', async () => rs256(keyA, claims('alice', { iss: 'https://evil.example/' }))],
     ['a wrong audience', async () => rs256(keyA, claims('alice', { aud: 'another-service' }))],
     ['a bad signature (another key under the same kid)', async () => rs256(stranger, claims('alice'))],
@@ -159,7 +162,7 @@ describe('AUTH_MODE jwt with a JWKS', () => {
     ],
     ['a token without sub', async () => rs256(keyA, claims(undefined))],
     ['a token with an empty sub', async () => rs256(keyA, claims(''))],
-    ['something that is not a JWT', async () => 'not-a-jwt'],
+    ['something that is not a JWT', () => Promise.resolve('not-a-jwt')],
   ])('rejects %s with a 401 problem', async (_what, make) => {
     const token = await make();
     await expectRefused(bearer(viaJwks, token));
@@ -221,7 +224,7 @@ describe('AUTH_MODE jwt with an HS256 secret', () => {
   });
 
   test.each<[string, () => Promise<string>]>([
-    ['alg none', async () => new UnsecuredJWT(claims('alice')).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').encode()],
+    ['alg none', () => Promise.resolve(new UnsecuredJWT(claims('alice')).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').encode())],
     ['a token signed with another secret', async () => hs256(enc(`${HS_SECRET}-other`), claims('alice'))],
     ['an RS256 token (only HS256 is allowed with a secret)', async () => rs256(keyA, claims('alice'))],
     ['an expired token', async () => hs256(secret, claims('alice', { iat: now() - 3600, exp: now() - 60 }))],

@@ -24,8 +24,7 @@ async function scrape(): Promise<Sample[]> {
   return parseMetrics(await res.text());
 }
 
-const requests = (samples: Sample[], labels: Record<string, string>): number =>
-  sampleValue(samples, 'http_request_duration_seconds_count', labels);
+const requests = (samples: Sample[], labels: Record<string, string>): number => sampleValue(samples, 'http_request_duration_seconds_count', labels);
 
 describe('access', () => {
   test('without the bearer token /metrics is 401 and shows nothing', async () => {

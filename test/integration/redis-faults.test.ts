@@ -210,4 +210,3 @@ describe('the real process', () => {
     }
   });
 });
-

@@ -75,7 +75,10 @@ test('on SIGTERM the in-flight request completes, readiness turns 503 at once, n
   slow.socket.write('GET /me/connections HTTP/1.1\r\nHost: test\r\nx-user-id: shutdown-user\r\n\r\n');
   const slowAnswer = slow.responses(1);
   let slowDone = false;
-  void slowAnswer.then(() => (slowDone = true), () => undefined);
+  void slowAnswer.then(
+    () => (slowDone = true),
+    () => undefined,
+  );
   while (emulator.emulator.knobs.calls('connections.list') === callsBefore) await new Promise((r) => setTimeout(r, 10));
 
   service.proc.kill('SIGTERM');

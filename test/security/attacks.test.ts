@@ -5,7 +5,7 @@ import { completeWebview, startEmulator, type RunningEmulator } from '../../emul
 import { catalogue, type ErrorCode } from '../../src/errors.js';
 import type { PendingFlow } from '../../src/storage/flows.js';
 import { createKeys, type Keys } from '../../src/storage/keys.js';
-import { Browser } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { listRoutes } from '../helpers/routes.js';
 import { startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';
@@ -279,7 +279,10 @@ function cases(): AttackCase[] {
     route: 'POST /demo/session',
     on: 'demo',
     prepare: () =>
-      send('POST', '/demo/session', '--b\r\nContent-Disposition: form-data; name="userId"\r\n\r\nattacker\r\n--b--\r\n', ['Content-Type', 'multipart/form-data; boundary=b']),
+      send('POST', '/demo/session', '--b\r\nContent-Disposition: form-data; name="userId"\r\n\r\nattacker\r\n--b--\r\n', [
+        'Content-Type',
+        'multipart/form-data; boundary=b',
+      ]),
     status: 403,
     check: (res) => problem(res, 'CSRF_HEADER_MISSING'),
   });
@@ -313,10 +316,14 @@ function cases(): AttackCase[] {
     name: 'webhook with a forged BI-Signature',
     route: 'POST /webhooks/powens',
     prepare: (w) =>
-      send('POST', '/webhooks/powens?event=USER_DELETED', deletedEvent(w), JSON_TYPE, ['BI-Signature', randomBytes(32).toString('base64')], [
-        'BI-Signature-Date',
-        new Date().toUTCString(),
-      ]),
+      send(
+        'POST',
+        '/webhooks/powens?event=USER_DELETED',
+        deletedEvent(w),
+        JSON_TYPE,
+        ['BI-Signature', randomBytes(32).toString('base64')],
+        ['BI-Signature-Date', new Date().toUTCString()],
+      ),
     status: 401,
     check: (res) => problem(res, 'WEBHOOK_UNAUTHORIZED'),
   });
@@ -330,7 +337,8 @@ function cases(): AttackCase[] {
   add({
     name: 'webhook with a guessed bearer token',
     route: 'POST /webhooks/powens',
-    prepare: (w) => send('POST', '/webhooks/powens?event=USER_DELETED', deletedEvent(w), JSON_TYPE, ['Authorization', `Bearer ${randomBytes(24).toString('base64url')}`]),
+    prepare: (w) =>
+      send('POST', '/webhooks/powens?event=USER_DELETED', deletedEvent(w), JSON_TYPE, ['Authorization', `Bearer ${randomBytes(24).toString('base64url')}`]),
     status: 401,
   });
   add({
@@ -346,10 +354,20 @@ function cases(): AttackCase[] {
   const preflight = (origin: string, headers = 'x-csrf'): RawRequest => ({
     method: 'OPTIONS',
     path: '/me/connections',
-    headers: [['Origin', origin], ['Access-Control-Request-Method', 'DELETE'], ['Access-Control-Request-Headers', headers]],
+    headers: [
+      ['Origin', origin],
+      ['Access-Control-Request-Method', 'DELETE'],
+      ['Access-Control-Request-Headers', headers],
+    ],
   });
   add({ name: 'CORS preflight from a foreign origin', route: 'DELETE /me/connections', prepare: () => preflight(EVIL), status: 204, check: noCors });
-  add({ name: 'CORS preflight from a look-alike origin', route: 'DELETE /me/connections', prepare: () => preflight(`${APP_ORIGIN}.evil.example`), status: 204, check: noCors });
+  add({
+    name: 'CORS preflight from a look-alike origin',
+    route: 'DELETE /me/connections',
+    prepare: () => preflight(`${APP_ORIGIN}.evil.example`),
+    status: 204,
+    check: noCors,
+  });
   add({ name: 'CORS preflight from Origin null', route: 'DELETE /me/connections', prepare: () => preflight('null'), status: 204, check: noCors });
   add({
     name: 'CORS preflight from the allowed origin never allows the user-id header',
@@ -504,7 +522,8 @@ function cases(): AttackCase[] {
   add({
     name: 'markup in error_description with a forged state',
     route: 'GET /callback',
-    prepare: (w) => get(`/callback?state=forged&error=access_denied&error_description=${q('<svg onload=alert(1)>')}`, as(w.attacker.userId), cookie(w.attackerCookie)),
+    prepare: (w) =>
+      get(`/callback?state=forged&error=access_denied&error_description=${q('<svg onload=alert(1)>')}`, as(w.attacker.userId), cookie(w.attackerCookie)),
     status: 400,
     check: (res) => noMarkupFrom(res, '<svg'),
   });
@@ -577,7 +596,12 @@ function cases(): AttackCase[] {
   });
 
   // --- Oversized headers, bodies and parameters ----------------------------------------------------
-  add({ name: 'a 20 KB header', route: 'GET /me/connections', prepare: (w) => get('/me/connections', as(w.victim.userId), ['X-Pad', 'a'.repeat(20_000)]), status: 431 });
+  add({
+    name: 'a 20 KB header',
+    route: 'GET /me/connections',
+    prepare: (w) => get('/me/connections', as(w.victim.userId), ['X-Pad', 'a'.repeat(20_000)]),
+    status: 431,
+  });
   add({ name: 'a 20 KB cookie', route: 'GET /callback', prepare: () => get('/callback?state=x', cookie(`powens-bff.sid=${'a'.repeat(20_000)}`)), status: 431 });
   add({ name: 'a 20 KB URL', route: 'GET /connect', prepare: () => get(`/connect?return_to=/${'a'.repeat(20_000)}`, as(fresh('wanderer'))), status: 431 });
   add({
@@ -604,7 +628,13 @@ function cases(): AttackCase[] {
       ]),
     status: 413,
   });
-  add({ name: 'a 600-character state', route: 'GET /callback', prepare: (w) => get(`/callback?state=${'s'.repeat(600)}`, cookie(w.attackerCookie)), status: 400, check: (res) => errorPage(res, 'BAD_REQUEST') });
+  add({
+    name: 'a 600-character state',
+    route: 'GET /callback',
+    prepare: (w) => get(`/callback?state=${'s'.repeat(600)}`, cookie(w.attackerCookie)),
+    status: 400,
+    check: (res) => errorPage(res, 'BAD_REQUEST'),
+  });
   add({
     name: 'a 5000-character code',
     route: 'GET /callback',
@@ -636,7 +666,10 @@ function cases(): AttackCase[] {
   add({
     name: 'a 600-character Accept-Language',
     route: 'GET /connect',
-    prepare: () => ({ req: get('/connect', as(fresh('wanderer')), ['Accept-Language', `fr;q=0.5,${'x-y,'.repeat(150)}`]), allow: [{ kind: 'new-flow', returnTo: '/' }] }),
+    prepare: () => ({
+      req: get('/connect', as(fresh('wanderer')), ['Accept-Language', `fr;q=0.5,${'x-y,'.repeat(150)}`]),
+      allow: [{ kind: 'new-flow', returnTo: '/' }],
+    }),
     status: 302,
     check: (res) => expect(res.header('location')).toMatch(/\/en\/connect\?/),
   });
@@ -658,7 +691,11 @@ function cases(): AttackCase[] {
   add({
     name: 'unlink with a JSON body in a charset other than UTF',
     route: 'DELETE /me/connections',
-    prepare: (w) => send('DELETE', '/me/connections', Buffer.from('{"a":"\u00e9"}', 'latin1'), as(w.victim.userId), CSRF, ['Content-Type', 'application/json; charset=iso-8859-1']),
+    prepare: (w) =>
+      send('DELETE', '/me/connections', Buffer.from('{"a":"\u00e9"}', 'latin1'), as(w.victim.userId), CSRF, [
+        'Content-Type',
+        'application/json; charset=iso-8859-1',
+      ]),
     status: 400,
   });
   add({
@@ -736,7 +773,10 @@ function cases(): AttackCase[] {
   add({
     name: 'another user’s connection id: delete (IDOR)',
     route: 'DELETE /me/connections/:id',
-    prepare: (w) => ({ req: del(`/me/connections/${w.victim.connectionIds[0]}`, as(w.attacker.userId), CSRF), allow: [{ kind: 'cache', userId: w.attacker.userId }] }),
+    prepare: (w) => ({
+      req: del(`/me/connections/${w.victim.connectionIds[0]}`, as(w.attacker.userId), CSRF),
+      allow: [{ kind: 'cache', userId: w.attacker.userId }],
+    }),
     status: 404,
     check: (res) => problem(res, 'CONNECTION_NOT_FOUND'),
   });
@@ -771,7 +811,11 @@ function cases(): AttackCase[] {
     add({
       name: `${route} starts nothing and mints no code`,
       route,
-      prepare: (w) => ({ method: 'HEAD', path: path === '/reconnect/1' ? `/reconnect/${w.victim.connectionIds[0]}` : path, headers: [as(w.attacker.userId), cookie(w.attackerCookie)] }),
+      prepare: (w) => ({
+        method: 'HEAD',
+        path: path === '/reconnect/1' ? `/reconnect/${w.victim.connectionIds[0]}` : path,
+        headers: [as(w.attacker.userId), cookie(w.attackerCookie)],
+      }),
       status: 405,
       check: (res) => expect(res.headers.get('allow')).toEqual(['GET']),
     });
@@ -795,7 +839,13 @@ function cases(): AttackCase[] {
       status,
     });
   }
-  add({ name: 'header user id: empty, on a flow route', route: 'GET /connect', prepare: () => get('/connect', ['X-User-Id', ''], HTML), status: 400, check: (res) => errorPage(res, 'USER_ID_INVALID') });
+  add({
+    name: 'header user id: empty, on a flow route',
+    route: 'GET /connect',
+    prepare: () => get('/connect', ['X-User-Id', ''], HTML),
+    status: 400,
+    check: (res) => errorPage(res, 'USER_ID_INVALID'),
+  });
   add({
     name: 'header user id: 128 characters is accepted (control)',
     route: 'GET /me/connections',
@@ -967,9 +1017,27 @@ function cases(): AttackCase[] {
     status: 400,
     check: (res) => errorPage(res, 'FLOW_USER_MISMATCH'),
   });
-  add({ name: 'state given twice', route: 'GET /callback', prepare: (w) => get('/callback?state=a&state=b', cookie(w.attackerCookie)), status: 400, check: (res) => errorPage(res, 'BAD_REQUEST') });
-  add({ name: 'state as a bracketed parameter', route: 'GET /callback', prepare: (w) => get('/callback?state[x]=a', cookie(w.attackerCookie)), status: 400, check: (res) => errorPage(res, 'STATE_MISSING') });
-  add({ name: 'a code without a state', route: 'GET /callback', prepare: (w) => get('/callback?code=abc', cookie(w.attackerCookie)), status: 400, check: (res) => errorPage(res, 'STATE_MISSING') });
+  add({
+    name: 'state given twice',
+    route: 'GET /callback',
+    prepare: (w) => get('/callback?state=a&state=b', cookie(w.attackerCookie)),
+    status: 400,
+    check: (res) => errorPage(res, 'BAD_REQUEST'),
+  });
+  add({
+    name: 'state as a bracketed parameter',
+    route: 'GET /callback',
+    prepare: (w) => get('/callback?state[x]=a', cookie(w.attackerCookie)),
+    status: 400,
+    check: (res) => errorPage(res, 'STATE_MISSING'),
+  });
+  add({
+    name: 'a code without a state',
+    route: 'GET /callback',
+    prepare: (w) => get('/callback?code=abc', cookie(w.attackerCookie)),
+    status: 400,
+    check: (res) => errorPage(res, 'STATE_MISSING'),
+  });
 
   // --- Brute-forcing states: the per-IP limit stops it ---------------------------------------------------
   add({
@@ -1021,12 +1089,22 @@ function cases(): AttackCase[] {
     status: 200,
     check: (res) => expect(res.header('x-request-id')).toBe('req-123.abc:def'),
   });
-  add({ name: 'an encoded newline and a forged JSON line in the path', route: '-', prepare: () => get(`/connect${q('\n{"level":"fatal","msg":"forged"}')}`, HTML), status: 404 });
+  add({
+    name: 'an encoded newline and a forged JSON line in the path',
+    route: '-',
+    prepare: () => get(`/connect${q('\n{"level":"fatal","msg":"forged"}')}`, HTML),
+    status: 404,
+  });
   add({ name: 'a raw Unicode line separator in the path (refused by the HTTP parser)', route: '-', prepare: () => get('/connect\u2028x'), status: 400 });
 
   // --- Operations and assets ---------------------------------------------------------------------------------
   add({ name: 'metrics without the token', route: 'GET /metrics', prepare: () => get('/metrics'), status: 401 });
-  add({ name: 'metrics with a wrong token', route: 'GET /metrics', prepare: () => get('/metrics', ['Authorization', `Bearer ${METRICS_TOKEN}x`]), status: 401 });
+  add({
+    name: 'metrics with a wrong token',
+    route: 'GET /metrics',
+    prepare: () => get('/metrics', ['Authorization', `Bearer ${METRICS_TOKEN}x`]),
+    status: 401,
+  });
   add({
     name: 'metrics name routes by template, never a raw path, id or value sent by a client',
     route: 'GET /metrics',
@@ -1185,7 +1263,8 @@ test('the suite has at least 60 attacks and covers every route of every auth mod
   expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
   const attacked = new Set(CASES.map((c) => c.route));
   for (const s of Object.values(world.stacks)) {
-    for (const r of listRoutes(s.built.app)) expect({ route: `${r.method} ${r.path}`, attacked: attacked.has(`${r.method} ${r.path}`) }).toEqual({ route: `${r.method} ${r.path}`, attacked: true });
+    for (const r of listRoutes(s.built.app))
+      expect({ route: `${r.method} ${r.path}`, attacked: attacked.has(`${r.method} ${r.path}`) }).toEqual({ route: `${r.method} ${r.path}`, attacked: true });
   }
 });
 

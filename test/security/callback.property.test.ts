@@ -112,7 +112,10 @@ test('no query string or cookie without a valid pending flow gets a 5xx or store
   const own = await rawRequest(stack.server.url, {
     method: 'GET',
     path: `/callback?state=${encodeURIComponent(bystander.state)}&code=${encodeURIComponent(bystander.code)}`,
-    headers: [['Cookie', bystander.cookie], ['X-User-Id', bystander.userId]],
+    headers: [
+      ['Cookie', bystander.cookie],
+      ['X-User-Id', bystander.userId],
+    ],
   });
   expect(own.status).toBe(303);
   expect(await stack.inspect.keys(`${prefix}token:*`)).toHaveLength(1);

@@ -129,12 +129,9 @@ describe('PUBLIC_URL', () => {
     expect(c.powens.redirectUri).toBe('http://localhost:3000/callback');
   });
 
-  it.each(['bank.example.com', 'ftp://bank.example.com', 'https://bank.example.com/?a=1', 'https://user:pw@bank.example.com'])(
-    'refuses %s',
-    (value) => {
-      oneProblem({ ...PROD, PUBLIC_URL: value }, 'PUBLIC_URL');
-    },
-  );
+  it.each(['bank.example.com', 'ftp://bank.example.com', 'https://bank.example.com/?a=1', 'https://user:pw@bank.example.com'])('refuses %s', (value) => {
+    oneProblem({ ...PROD, PUBLIC_URL: value }, 'PUBLIC_URL');
+  });
 });
 
 describe('POWENS_DOMAIN', () => {
@@ -578,9 +575,7 @@ describe('every problem at once (zod 4 skips refinements after an issue unless t
 
   it('does not report a rule whose input is already reported', () => {
     // The https rule of production is not run on a PUBLIC_URL that is not a URL at all.
-    expect(problems({ ...PROD, PUBLIC_URL: 'bank.example.com' })).toEqual([
-      'PUBLIC_URL: must be an absolute http(s) URL such as https://bank.example.com',
-    ]);
+    expect(problems({ ...PROD, PUBLIC_URL: 'bank.example.com' })).toEqual(['PUBLIC_URL: must be an absolute http(s) URL such as https://bank.example.com']);
   });
 
   it('the storage profile too', () => {
@@ -739,7 +734,16 @@ describe('the built entry point, started as a process with a bad environment', (
   it('exits 1 naming the missing required variables when the environment is empty', async () => {
     const { code, stderr } = await run({ NODE_ENV: 'production' });
     expect(code).toBe(1);
-    for (const name of ['PUBLIC_URL', 'POWENS_DOMAIN', 'POWENS_CLIENT_ID', 'POWENS_CLIENT_SECRET', 'REDIS_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS', 'AUTH_MODE']) {
+    for (const name of [
+      'PUBLIC_URL',
+      'POWENS_DOMAIN',
+      'POWENS_CLIENT_ID',
+      'POWENS_CLIENT_SECRET',
+      'REDIS_URL',
+      'SESSION_SECRET',
+      'TOKEN_ENCRYPTION_KEYS',
+      'AUTH_MODE',
+    ]) {
       expect(stderr).toContain(`  - ${name}: `);
     }
     expect(stderr).not.toMatch(/^\s+at /m);

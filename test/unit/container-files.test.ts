@@ -69,12 +69,14 @@ function resolveBase(stages: Stage[], stage: Stage): string {
   return base;
 }
 
-const ofKind = (stage: Stage, keyword: string): Instruction[] =>
-  stage.instructions.filter((instruction) => instruction.keyword === keyword);
+const ofKind = (stage: Stage, keyword: string): Instruction[] => stage.instructions.filter((instruction) => instruction.keyword === keyword);
 
 /** An npm install command (`npm ci`, `npm install`, `npm i`) in a RUN line. */
 const npmInstalls = (run: string): string[] =>
-  run.split(/&&|;|\|\|/).map((part) => part.trim()).filter((part) => /^npm\s+(ci|install|i)\b/.test(part));
+  run
+    .split(/&&|;|\|\|/)
+    .map((part) => part.trim())
+    .filter((part) => /^npm\s+(ci|install|i)\b/.test(part));
 const omitsDev = (command: string): boolean => /--omit[= ]dev\b|--only[= ]prod(uction)?\b|--production\b/.test(command);
 
 /** KEY=value pairs of an ENV or ARG line (`ENV A=1 B=2`, legacy `ENV A 1`, `ARG A` without value). */
@@ -281,8 +283,7 @@ interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-const words = (value: string | string[] | undefined): string =>
-  Array.isArray(value) ? value.join(' ') : (value ?? '');
+const words = (value: string | string[] | undefined): string => (Array.isArray(value) ? value.join(' ') : (value ?? ''));
 
 function hasHealthcheck(service: Service): boolean {
   const test = service.healthcheck?.test;
@@ -331,13 +332,13 @@ describe('docker-compose.yml', () => {
     expect(words(bff!.healthcheck!.test)).toContain('/healthz');
   });
 
-  it('builds the bff from the Dockerfile\'s last stage, the service', () => {
+  it("builds the bff from the Dockerfile's last stage, the service", () => {
     const stages = parseDockerfile(read('Dockerfile'));
     const target = typeof bff!.build === 'string' ? undefined : bff!.build?.target;
     expect(target === undefined || target === stages.at(-1)!.name).toBe(true);
   });
 
-  it('builds the emulator from the Dockerfile\'s emulator target, as an image of its own, not dist/emulator', () => {
+  it("builds the emulator from the Dockerfile's emulator target, as an image of its own, not dist/emulator", () => {
     const build = emulator!.build;
     expect(typeof build).toBe('object');
     expect((build as { target?: string }).target).toBe('emulator');
@@ -357,8 +358,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('is accepted by `docker-compose config`, with and without the demo profile', () => {
-    const binary = ['/usr/bin/docker-compose', ...(process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, 'docker-compose'))]
-      .find((candidate) => existsSync(candidate));
+    const binary = ['/usr/bin/docker-compose', ...(process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, 'docker-compose'))].find((candidate) =>
+      existsSync(candidate),
+    );
     if (!binary) {
       throw new Error(
         'docker-compose is not installed, so docker-compose.yml cannot be validated. ' +

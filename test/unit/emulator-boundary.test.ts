@@ -25,7 +25,11 @@ function tsFiles(folder: string): string[] {
 function relativeImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specifiers = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)].map((m) => m[1]!);
-  return specifiers.map((s) => relative(root, resolve(dirname(file), s)).split(sep).join('/'));
+  return specifiers.map((s) =>
+    relative(root, resolve(dirname(file), s))
+      .split(sep)
+      .join('/'),
+  );
 }
 
 const under = (path: string, folder: string): boolean => path === folder || path.startsWith(`${folder}/`);
@@ -35,12 +39,20 @@ describe('layout of the service and its dev programs', () => {
   it('keeps src/ for the service: no emulator, bench or demo in it, and no import of them', () => {
     const files = tsFiles('src').map(rel);
     expect(files.filter((f) => under(f, 'src/emulator') || under(f, 'src/bench') || f === 'src/demo.ts')).toEqual([]);
-    const outside = tsFiles('src').flatMap((f) => relativeImports(f).filter((i) => !under(i, 'src')).map((i) => `${rel(f)} -> ${i}`));
+    const outside = tsFiles('src').flatMap((f) =>
+      relativeImports(f)
+        .filter((i) => !under(i, 'src'))
+        .map((i) => `${rel(f)} -> ${i}`),
+    );
     expect(outside).toEqual([]);
   });
 
   it('has the emulator import nothing outside emulator/', () => {
-    const outside = tsFiles('emulator').flatMap((f) => relativeImports(f).filter((i) => !under(i, 'emulator')).map((i) => `${rel(f)} -> ${i}`));
+    const outside = tsFiles('emulator').flatMap((f) =>
+      relativeImports(f)
+        .filter((i) => !under(i, 'emulator'))
+        .map((i) => `${rel(f)} -> ${i}`),
+    );
     expect(outside).toEqual([]);
   });
 
@@ -55,7 +67,11 @@ describe('layout of the service and its dev programs', () => {
   });
 
   it('has tests import nothing from bench/ but the test of the bench profile summary', () => {
-    const imports = tsFiles('test').flatMap((f) => relativeImports(f).filter((i) => under(i, 'bench')).map((i) => `${rel(f)} -> ${i}`));
+    const imports = tsFiles('test').flatMap((f) =>
+      relativeImports(f)
+        .filter((i) => under(i, 'bench'))
+        .map((i) => `${rel(f)} -> ${i}`),
+    );
     expect(imports).toEqual(['test/unit/bench-profile.test.ts -> bench/profile.js']);
   });
 });

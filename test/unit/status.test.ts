@@ -110,15 +110,12 @@ describe('the connection as the frontend sees it', () => {
     expect(toConnectionView(connection({ expire: '2027-02-20 08:30:15' })).expiresAt).toBe('2027-02-20T08:30:15Z');
   });
 
-  test.each(STATES.filter(([, status]) => status === 'action_needed'))(
-    'a connection in %s links to its reconnect flow and shows the bank message',
-    (state) => {
-      const view = toConnectionView(connection({ state, error_message: 'Please confirm in your banking app.' }));
-      expect(view.status).toBe('action_needed');
-      expect(view.reconnectUrl).toBe('/reconnect/42');
-      expect(view.message).toBe('Please confirm in your banking app.');
-    },
-  );
+  test.each(STATES.filter(([, status]) => status === 'action_needed'))('a connection in %s links to its reconnect flow and shows the bank message', (state) => {
+    const view = toConnectionView(connection({ state, error_message: 'Please confirm in your banking app.' }));
+    expect(view.status).toBe('action_needed');
+    expect(view.reconnectUrl).toBe('/reconnect/42');
+    expect(view.message).toBe('Please confirm in your banking app.');
+  });
 
   test('only action_needed connections get a reconnect link', () => {
     for (const [state, status] of STATES) {
