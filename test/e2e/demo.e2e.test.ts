@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'test/e2e/screenshots');
@@ -54,12 +55,11 @@ async function startDemo(): Promise<void> {
   });
   demo.stdout?.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
   demo.stderr?.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
-  await new Promise<void>((ready, fail) => {
-    const check = (): void => {
-      if (demoOutput.includes(`Open ${base}`)) ready();
-    };
-    demo.stdout?.on('data', check);
-    demo.once('exit', (code) => fail(new Error(`the demo exited (${String(code)}) before it was ready:\n${demoOutput}`)));
+  await waitFor(() => demoOutput.includes(`Open ${base}`), {
+    timeoutMs: 30_000,
+    what: `the demo to print "Open ${base}"`,
+    giveUpIf: () => (demo.exitCode !== null ? `the demo exited (${demo.exitCode}) before it was ready` : undefined),
+    detail: () => demoOutput,
   });
 }
 
@@ -84,13 +84,14 @@ function connection(id: string) {
 
 /** Reloads the home page until the connection shows `label` (webhook work runs after its answer). */
 async function waitForBadge(id: string, label: string): Promise<void> {
-  for (let attempt = 0; attempt < 40; attempt += 1) {
-    await page.reload();
-    await page.locator('#connections[aria-busy="false"]').waitFor();
-    if ((await connection(id).locator('.badge').textContent()) === label) return;
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`connection ${id} never showed "${label}"`);
+  await waitFor(
+    async () => {
+      await page.reload();
+      await page.locator('#connections[aria-busy="false"]').waitFor();
+      return (await connection(id).locator('.badge').textContent()) === label;
+    },
+    { timeoutMs: 20_000, intervalMs: 250, what: `connection ${id} to show "${label}"` },
+  );
 }
 
 beforeAll(async () => {
@@ -124,7 +125,7 @@ afterAll(async () => {
   if (demo !== undefined && demo.exitCode === null) {
     const exited = new Promise((done) => demo.once('exit', done));
     demo.kill('SIGTERM');
-    await exited;
+    await withinDeadline(exited, 10_000, 'the demo to exit after SIGTERM');
   }
   await redis?.close();
 });

@@ -15,6 +15,7 @@ import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { killServices, serviceEnv, spawnService, type ServiceProcess } from '../helpers/service.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
@@ -117,16 +118,6 @@ describe('two instances on one Redis', () => {
   });
 });
 
-/** Waits until `check` holds, for a set-up step of an external process. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function redisCli(args: string[]): string {
   const result = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 10_000 });
   return `${result.stdout}${result.stderr}`;
@@ -165,10 +156,12 @@ describe('Redis Sentinel', () => {
     );
     const sentinel = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
     track(sentinel);
-    await until('the sentinel to know its master', () =>
-      redisCli(['-p', String(sentinelPort), '--no-auth-warning', '-a', 'sentinel-password-1', 'SENTINEL', 'get-master-addr-by-name', 'bffmaster']).includes(
-        String(master.port),
-      ),
+    await waitFor(
+      () =>
+        redisCli(['-p', String(sentinelPort), '--no-auth-warning', '-a', 'sentinel-password-1', 'SENTINEL', 'get-master-addr-by-name', 'bffmaster']).includes(
+          String(master.port),
+        ),
+      { timeoutMs: 15_000, intervalMs: 100, what: `the sentinel on port ${sentinelPort} to know its master` },
     );
 
     const service = await instance({
@@ -204,9 +197,11 @@ describe('Redis Cluster', () => {
     for (const node of nodes) cleanups.push(() => node.close());
     const created = redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     expect(created).toMatch(/All 16384 slots covered/);
-    await until('the cluster to be ok on every node', () =>
-      nodes.every((n) => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')),
-    );
+    await waitFor(() => nodes.every((n) => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      what: 'the cluster to be ok on every node',
+    });
 
     const service = await instance({
       ...(await baseEnv(nodes[0]?.url ?? '')),
