@@ -15,7 +15,7 @@ import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { killServices, serviceEnv, spawnService, type ServiceProcess } from '../helpers/service.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
@@ -126,11 +126,15 @@ function redisCli(args: string[]): string {
 function track(proc: ChildProcess): void {
   cleanups.push(
     () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGKILL');
-      }),
+      withinDeadline(
+        new Promise<void>((resolve) => {
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          proc.once('exit', () => resolve());
+          proc.kill('SIGKILL');
+        }),
+        5000,
+        `${proc.spawnfile} (pid ${proc.pid}) to exit after SIGKILL`,
+      ),
   );
 }
 
