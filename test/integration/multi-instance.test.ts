@@ -108,6 +108,8 @@ describe('two instances on one Redis', () => {
   });
 
   test('each process exposes the default process metrics beside its own', async () => {
+    // A flow of its own that finishes on the second instance: its /callback is counted there.
+    await linkAcross(one, two, 'olga');
     const res = await fetch(`${two.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-for-instance-two' } });
     expect(res.status).toBe(200);
     const samples = parseMetrics(await res.text());
