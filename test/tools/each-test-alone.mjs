@@ -3,6 +3,7 @@
 // file has run (a user, a Redis key, emulator state it left behind) fails here.
 // Not part of `npm test` (one jest per test is slow); run it by hand on the files you change:
 //   node test/tools/each-test-alone.mjs test/integration/api.test.ts [more files] [--seeds 1,2] [--no-alone]
+//   node test/tools/each-test-alone.mjs test/e2e/demo.e2e.test.ts --config jest.e2e.config.js   (after `npm run e2e` built the demo)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,12 +15,15 @@ const JEST = join(ROOT, 'node_modules', '.bin', 'jest');
 const tmp = mkdtempSync(join(tmpdir(), 'each-test-alone-'));
 
 const args = process.argv.slice(2);
-const files = args.filter((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--seeds'));
+const withValue = ['--seeds', '--config'];
+const files = args.filter((a, i) => !a.startsWith('--') && !withValue.includes(args[i - 1] ?? ''));
+const configArg = args.indexOf('--config');
+const config = configArg === -1 ? [] : [`--config=${args[configArg + 1] ?? ''}`];
 const seedsArg = args.indexOf('--seeds');
 const seeds = seedsArg === -1 ? [1, 2] : (args[seedsArg + 1] ?? '').split(',').filter(Boolean).map(Number);
 const alone = !args.includes('--no-alone');
 if (files.length === 0) {
-  console.error('usage: node test/tools/each-test-alone.mjs <test files...> [--seeds 1,2] [--no-alone]');
+  console.error('usage: node test/tools/each-test-alone.mjs <test files...> [--seeds 1,2] [--no-alone] [--config jest.e2e.config.js]');
   process.exit(2);
 }
 
@@ -27,7 +31,7 @@ let run = 0;
 /** One jest run over `file` with `extra` arguments: its JSON report. */
 function jest(file, extra) {
   const out = join(tmp, `r${(run += 1)}.json`);
-  const res = spawnSync(JEST, [file, '--runInBand', '--json', `--outputFile=${out}`, ...extra], {
+  const res = spawnSync(JEST, [...config, file, '--runInBand', '--json', `--outputFile=${out}`, ...extra], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim() },
