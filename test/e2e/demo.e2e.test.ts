@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'test/e2e/screenshots');
@@ -24,6 +25,7 @@ let demoOutput = '';
 let base: string;
 let emulator: string;
 let browser: Browser;
+let context: BrowserContext;
 let page: Page;
 const problems: string[] = [];
 
@@ -54,12 +56,11 @@ async function startDemo(): Promise<void> {
   });
   demo.stdout?.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
   demo.stderr?.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
-  await new Promise<void>((ready, fail) => {
-    const check = (): void => {
-      if (demoOutput.includes(`Open ${base}`)) ready();
-    };
-    demo.stdout?.on('data', check);
-    demo.once('exit', (code) => fail(new Error(`the demo exited (${String(code)}) before it was ready:\n${demoOutput}`)));
+  await waitFor(() => demoOutput.includes(`Open ${base}`), {
+    timeoutMs: 30_000,
+    what: `the demo to print "Open ${base}"`,
+    giveUpIf: () => (demo.exitCode !== null ? `the demo exited (${demo.exitCode}) before it was ready` : undefined),
+    detail: () => demoOutput,
   });
 }
 
@@ -84,13 +85,14 @@ function connection(id: string) {
 
 /** Reloads the home page until the connection shows `label` (webhook work runs after its answer). */
 async function waitForBadge(id: string, label: string): Promise<void> {
-  for (let attempt = 0; attempt < 40; attempt += 1) {
-    await page.reload();
-    await page.locator('#connections[aria-busy="false"]').waitFor();
-    if ((await connection(id).locator('.badge').textContent()) === label) return;
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`connection ${id} never showed "${label}"`);
+  await waitFor(
+    async () => {
+      await page.reload();
+      await page.locator('#connections[aria-busy="false"]').waitFor();
+      return (await connection(id).locator('.badge').textContent()) === label;
+    },
+    { timeoutMs: 20_000, intervalMs: 250, what: `connection ${id} to show "${label}"` },
+  );
 }
 
 beforeAll(async () => {
@@ -101,7 +103,13 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
+});
+
+// Each test has a browser profile of its own (no cookie of another test's user) and leaves Powens
+// as it found it, with no user: any one runs alone, in any order.
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+  page = await context.newPage();
   // Any script error, CSP violation or failed load on our pages fails the run at the end.
   // (The cancelled flow's error page is a 400 on purpose: Chromium logs that load as an error.)
   page.on('console', (m) => {
@@ -111,19 +119,49 @@ beforeAll(async () => {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 });
 
+afterEach(async () => {
+  // Unlinks the signed-in user (their Powens user and connections go), through the service.
+  await context.request.delete(`${base}/me/connections`, { headers: { 'x-csrf': '1' } });
+  await context.close();
+});
+
+/** Signs in on the demo's sign-in page as `user`; ends on the home page, its list loaded. */
+async function signIn(user: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.waitForURL(`${base}/demo/sign-in`);
+  await page.fill('#user-id-input', user);
+  await page.click('#sign-in button[type=submit]');
+  await page.waitForURL(`${base}/`);
+  await page.locator('#connections[aria-busy="false"]').waitFor();
+}
+
+/** Connects Demo Bank through the webview as the signed-in user; the id of the connection listed. */
+async function connectDemoBank(): Promise<string> {
+  await page.click('#add-connection');
+  await page.waitForURL(`${emulator}/en/connect?**`);
+  await page.getByLabel('Demo Bank').check();
+  await page.fill('input[name=login]', 'alice');
+  await page.fill('input[name=password]', 'correct horse');
+  await page.click('button[value=connect]');
+  await page.waitForURL(`${base}/`);
+  const item = page.locator('li.connection').first();
+  await item.waitFor();
+  const id = (await item.getAttribute('data-connection-id')) ?? '';
+  if (!/^\d+$/.test(id)) throw new Error(`the connection listed after connecting has no id: ${JSON.stringify(id)}`);
+  return id;
+}
+
 afterAll(async () => {
   await browser?.close();
   if (demo !== undefined && demo.exitCode === null) {
     const exited = new Promise((done) => demo.once('exit', done));
     demo.kill('SIGTERM');
-    await exited;
+    await withinDeadline(exited, 10_000, 'the demo to exit after SIGTERM');
   }
   await redis?.close();
 });
 
 describe('the demo in Chromium', () => {
-  let connectionId = '';
-
   test('sign in, connect Demo Bank and see it listed as OK', async () => {
     await page.goto(`${base}/`);
     expect(new URL(page.url()).pathname).toBe('/demo/sign-in');
@@ -149,7 +187,7 @@ describe('the demo in Chromium', () => {
     const item = page.locator('li.connection');
     await item.first().waitFor();
     expect(await item.count()).toBe(1);
-    connectionId = (await item.getAttribute('data-connection-id')) ?? '';
+    const connectionId = (await item.getAttribute('data-connection-id')) ?? '';
     expect(connectionId).toMatch(/^\d+$/);
     expect(await item.locator('strong').textContent()).toBe('Demo Bank');
     expect(await item.locator('.badge').textContent()).toBe('OK');
@@ -159,6 +197,8 @@ describe('the demo in Chromium', () => {
   });
 
   test('cancel in the webview and see the error page with its try-again link', async () => {
+    await signIn('e2e-cancel');
+    await connectDemoBank();
     await page.click('#add-connection');
     await page.waitForURL(`${emulator}/en/connect?**`);
     const [callback] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${base}/callback`)), page.click('button[value=cancel]')]);
@@ -177,6 +217,8 @@ describe('the demo in Chromium', () => {
   });
 
   test('a connection put in SCARequired shows "Action needed"; reconnecting makes it OK', async () => {
+    await signIn('e2e-sca');
+    const connectionId = await connectDemoBank();
     await knob(`/connections/${connectionId}/state`, {
       state: 'SCARequired',
       error_message: 'Strong customer authentication is required by your bank.',
@@ -210,6 +252,8 @@ describe('the demo in Chromium', () => {
   });
 
   test('remove the connection, then unlink the bank', async () => {
+    await signIn('e2e-remove');
+    const connectionId = await connectDemoBank();
     await connection(connectionId).getByRole('button', { name: 'Remove' }).click();
     const dialog = page.locator('dialog#confirm');
     await dialog.waitFor();
@@ -233,6 +277,7 @@ describe('the demo in Chromium', () => {
   });
 
   test('signing out and in as another user shows a clear badge for each status', async () => {
+    await signIn('e2e-before-bob');
     await page.click('#sign-out');
     await page.waitForURL(`${base}/demo/sign-in`);
     await page.fill('#user-id-input', 'e2e-bob');

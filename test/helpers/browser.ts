@@ -1,3 +1,5 @@
+import { timedOut } from './wait.js';
+
 /**
  * A minimal browser for integration tests: fetch with a cookie jar and manual redirects, so a
  * test sees every hop (302 to the webview, 303 back) and can assert on each.
@@ -22,11 +24,26 @@ export class Browser {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
-  async request(method: string, pathOrUrl: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Hop> {
+  /**
+   * One request through the cookie jar. With `deadlineMs`, a request that has no complete answer
+   * by then (a hang) is aborted and fails, naming the request, instead of waiting for jest.
+   */
+  async request(method: string, pathOrUrl: string, init: { headers?: Record<string, string>; body?: string; deadlineMs?: number } = {}): Promise<Hop> {
     const url = new URL(pathOrUrl, this.base).href;
     const headers: Record<string, string> = { ...this.defaultHeaders, ...init.headers };
     if (this.cookies.size > 0 && url.startsWith(this.base)) headers.cookie = this.cookieHeader();
-    const res = await fetch(url, { method, headers, body: init.body, redirect: 'manual' });
+    const { deadlineMs } = init;
+    if (deadlineMs === undefined) return this.send(method, url, headers, init.body);
+    const signal = AbortSignal.timeout(deadlineMs);
+    const what = `the answer to ${method} ${new URL(url).pathname}`;
+    return this.send(method, url, headers, init.body, signal).catch((err: unknown) => {
+      if (signal.aborted) throw timedOut(what, deadlineMs);
+      throw new Error(`${method} ${pathOrUrl}: ${String(err)} (${String(err instanceof Error ? err.cause : '')})`);
+    });
+  }
+
+  private async send(method: string, url: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Hop> {
+    const res = await fetch(url, { method, headers, body, redirect: 'manual', ...(signal !== undefined ? { signal } : {}) });
     if (url.startsWith(this.base)) {
       for (const c of res.headers.getSetCookie()) {
         const [pair = ''] = c.split(';');

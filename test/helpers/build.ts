@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { timedOut } from './wait.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILDS = join(ROOT, '.tmp', 'build');
@@ -125,7 +126,7 @@ async function build(target: Target): Promise<string> {
   mkdirSync(BUILDS, { recursive: true });
   const deadline = Date.now() + WAIT_MS;
   while (!existsSync(done)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the build in ${outDir}`);
+    if (Date.now() > deadline) throw timedOut(`the build in ${outDir} (its lock, ${lock}, is held by pid ${readFileSafe(join(lock, 'pid')) || '?'})`, WAIT_MS);
     try {
       mkdirSync(lock);
     } catch {

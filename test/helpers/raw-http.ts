@@ -3,14 +3,18 @@
  * on (keep-alive, half-sent requests) and see whether the server closes it.
  */
 import net from 'node:net';
+import { withinDeadline } from './wait.js';
 
 /** A raw HTTP/1.1 connection: what was received, and whether the server closed it. */
 export interface RawConnection {
   socket: net.Socket;
   received(): string;
   closed: Promise<void>;
-  /** Resolves once `count` complete responses (headers and Content-Length body) have arrived. */
-  responses(count: number): Promise<string[]>;
+  /**
+   * Resolves once `count` complete responses (headers and Content-Length body) have arrived;
+   * fails, naming the connection, if they have not within `timeoutMs` (10 s unless told).
+   */
+  responses(count: number, timeoutMs?: number): Promise<string[]>;
 }
 
 export async function connect(port: number): Promise<RawConnection> {
@@ -42,17 +46,21 @@ export async function connect(port: number): Promise<RawConnection> {
     socket,
     received: () => data,
     closed,
-    responses: (count) =>
-      new Promise<string[]>((resolve, reject) => {
-        const check = (): void => {
-          const got = parse();
-          if (got.length >= count) resolve(got);
-          else if (socket.destroyed) reject(new Error(`connection closed after ${got.length} responses:\n${data}`));
-          else waiters.push(check);
-        };
-        socket.once('close', check);
-        check();
-      }),
+    responses: (count, timeoutMs = 10_000) =>
+      withinDeadline(
+        new Promise<string[]>((resolve, reject) => {
+          const check = (): void => {
+            const got = parse();
+            if (got.length >= count) resolve(got);
+            else if (socket.destroyed) reject(new Error(`connection closed after ${got.length} responses:\n${data}`));
+            else waiters.push(check);
+          };
+          socket.once('close', check);
+          check();
+        }),
+        timeoutMs,
+        `${count} response(s) on a raw connection to port ${port}`,
+      ),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, portOpen } from './ports.js';
+import { waitFor, withinDeadline } from './wait.js';
 
 export { freePort };
 
@@ -34,14 +35,12 @@ function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function waitForPort(port: number, open: boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const isOpen = await portOpen(port);
-    if (isOpen === open) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`redis-server on port ${port} did not ${open ? 'start' : 'stop'} in time`);
+function waitForPort(port: number, open: boolean, giveUpIf?: () => string | undefined): Promise<void> {
+  return waitFor(async () => (await portOpen(port)) === open, {
+    timeoutMs: 5000,
+    ...(giveUpIf !== undefined ? { giveUpIf } : {}),
+    what: `redis-server on port ${port} to ${open ? 'accept connections' : 'stop accepting connections'}`,
+  });
 }
 
 /**
@@ -93,7 +92,8 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       ],
       { stdio: 'ignore' },
     );
-    await waitForPort(port, true);
+    const started = proc;
+    await waitForPort(port, true, () => (started.exitCode !== null ? `redis-server exited with code ${started.exitCode}` : undefined));
   };
   const stop = async (): Promise<void> => {
     if (proc === undefined) return;
@@ -101,7 +101,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     proc = undefined;
     const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
     p.kill('SIGKILL');
-    await exited;
+    await withinDeadline(exited, 5000, `redis-server on port ${port} to exit after SIGKILL`);
     await waitForPort(port, false);
   };
   await start();

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { buildService, coverageEnv, ROOT, stopChild } from './build.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TOKEN_KEY } from './stack.js';
+import { waitFor, withinDeadline, type WaitForOptions } from './wait.js';
 
 export interface ServiceProcess {
   url: string;
@@ -89,20 +90,30 @@ export async function spawnService(env: Record<string, string>, opts: { waitRead
   return service;
 }
 
-export async function waitReady(service: ServiceProcess, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!service.running()) {
-      throw new Error(`the service exited during start-up:\n${service.stderr()}\n${service.stdout().slice(-2000)}`);
-    }
-    const status = await fetch(`${service.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status,
-      () => 0,
+/**
+ * Waits until `<url>/readyz` answers 200 (each probe bounded by 1 s), for at most `timeoutMs`;
+ * the error names `what` (the service at `url` unless told).
+ */
+export async function waitUntilReady(url: string, opts: Partial<Omit<WaitForOptions, 'intervalMs'>> = {}): Promise<void> {
+  const ready = (): Promise<boolean> =>
+    fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+      async (r) => {
+        await r.arrayBuffer();
+        return r.status === 200;
+      },
+      () => false,
     );
-    if (status === 200) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the service was not ready within ${timeoutMs} ms:\n${service.stderr()}\n${service.stdout().slice(-2000)}`);
+  await waitFor(ready, { timeoutMs: 15_000, what: `${url}/readyz to answer 200`, ...opts, intervalMs: 50 });
+}
+
+/** Waits until the service process is ready; gives up at once, with its output, if it exits. */
+export async function waitReady(service: ServiceProcess, timeoutMs = 15_000): Promise<void> {
+  await waitUntilReady(service.url, {
+    timeoutMs,
+    what: `the service on port ${service.port} to be ready`,
+    giveUpIf: () => (service.running() ? undefined : 'the service exited during start-up'),
+    detail: () => `${service.stderr()}\n${service.stdout().slice(-2000)}`,
+  });
 }
 
 /** Kills every service process still running (SIGKILL) and waits for them to be gone. */
@@ -115,15 +126,5 @@ export async function killServices(): Promise<void> {
         stopChild(child);
       }),
   );
-  await Promise.all(waits);
-}
-
-/** The promise's value, or 'timed out' if it has not settled within `ms` (the timer is cleared). */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timed out'> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<'timed out'>((r) => (timer = setTimeout(() => r('timed out'), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withinDeadline(Promise.all(waits), 10_000, `${waits.length} service process(es) to exit after SIGKILL`);
 }

@@ -311,12 +311,7 @@ describe('the code exchange fails', () => {
     const back = await completeWebview(webview.href, { kind: 'connect' });
     knobs().hang('token.access');
     // A generous bound, only so that a hang fails this test instead of the whole run.
-    const res = await fetch(back.href, {
-      headers: { cookie: b.cookieHeader(), 'x-user-id': 'exchange-hang' },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(POWENS_TIMEOUT_MS * 20),
-    });
-    const page: Hop = { status: res.status, location: res.headers.get('location') ?? undefined, headers: res.headers, text: await res.text(), url: back.href };
+    const page = await b.request('GET', back.href, { deadlineMs: POWENS_TIMEOUT_MS * 20 });
     const entry = expectErrorPage(stack, page, { status: 502, errorCode: 'POWENS_UNAVAILABLE', retry: '/connect' });
     expect(JSON.stringify(entry)).toContain('ETIMEDOUT');
     expect(knobs().calls('token.access')).toBe(1);

@@ -5,6 +5,7 @@ import { createKeys } from '../../src/storage/keys.js';
 import { connectBank, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 let stack: Stack;
 let second: Stack;
@@ -181,7 +182,11 @@ describe('ConnectionsCache', () => {
     });
     const first = cache.get(userId, () => slow);
     // Let the fill take its lock, then the connection is deleted and the cache invalidated.
-    while ((await stack.inspect.get(keys().connectionsLock(userId))) === null) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(async () => (await stack.inspect.get(keys().connectionsLock(userId))) !== null, {
+      timeoutMs: 2000,
+      intervalMs: 5,
+      what: `the cache fill for ${userId} to take its lock`,
+    });
     await cache.invalidate(userId);
     release([view(1)]);
     expect(JSON.parse(await first)).toEqual([view(1)]);

@@ -4,6 +4,7 @@ import { completeWebview } from '../../emulator/index.js';
 import { Browser } from '../helpers/browser.js';
 import { buildDemo, coverageEnv, ROOT } from '../helpers/build.js';
 import { freePort } from '../helpers/redis-server.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 /** `npm run demo` is `node build/demo/main.js` after its build: the same entry, from the test build. */
 let outDir: string;
@@ -30,13 +31,18 @@ function runDemo(env: Record<string, string>): Demo {
   return { proc, output: () => out, exited };
 }
 
-async function until(demo: Demo, text: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!demo.output().includes(text)) {
-    if (demo.proc.exitCode !== null) throw new Error(`the demo exited early:\n${demo.output()}`);
-    if (Date.now() > deadline) throw new Error(`the demo never printed ${JSON.stringify(text)}:\n${demo.output()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function until(demo: Demo, text: string): Promise<void> {
+  return waitFor(() => demo.output().includes(text), {
+    timeoutMs: 15_000,
+    what: `the demo to print ${JSON.stringify(text)}`,
+    giveUpIf: () => (demo.proc.exitCode !== null ? `the demo exited early (code ${demo.proc.exitCode})` : undefined),
+    detail: () => demo.output(),
+  });
+}
+
+/** The demo's exit code, once it has exited (within 10 s). */
+function exitCode(demo: Demo): Promise<number | null> {
+  return withinDeadline(demo.exited, 10_000, 'the demo to exit');
 }
 
 test('with no Redis the demo says its store is in memory, prints the URL, and runs the whole flow', async () => {
@@ -60,7 +66,7 @@ test('with no Redis the demo says its store is in memory, prints the URL, and ru
     expect(list.connections.map((c) => c.status)).toEqual(['ok']);
   } finally {
     demo.proc.kill('SIGTERM');
-    expect(await demo.exited).toBe(0);
+    expect(await exitCode(demo)).toBe(0);
   }
 }, 30_000);
 
@@ -70,12 +76,12 @@ test('with REDIS_URL but no TOKEN_ENCRYPTION_KEYS the demo refuses to start and 
     EMULATOR_PORT: String(await freePort()),
     REDIS_URL: 'redis://127.0.0.1:1',
   });
-  expect(await demo.exited).toBe(1);
+  expect(await exitCode(demo)).toBe(1);
   expect(demo.output()).toMatch(/^TOKEN_ENCRYPTION_KEYS: /m);
 });
 
 test('the demo never runs with NODE_ENV=production', async () => {
   const demo = runDemo({ NODE_ENV: 'production', PORT: String(await freePort()), EMULATOR_PORT: String(await freePort()) });
-  expect(await demo.exited).toBe(1);
+  expect(await exitCode(demo)).toBe(1);
   expect(demo.output()).toMatch(/NODE_ENV=production/);
 });

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { completeWebview, startEmulator, TEST_CONNECTOR_UUID, type RunningEmulator } from '../../emulator/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DOMAIN = 'demo-sandbox.biapi.pro';
 const CLIENT_ID = 'test-client';
@@ -490,7 +491,7 @@ describe('server', () => {
       () => 'answered',
       () => 'failed',
     );
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => other.emulator.knobs.calls('users.me') === 1, { timeoutMs: 2000, what: 'the hanging GET /users/me to reach the emulator' });
     await other.close();
     expect(await pending).toBe('failed');
   });

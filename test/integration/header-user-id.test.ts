@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { withinDeadline } from '../helpers/wait.js';
 
 /**
  * AUTH_MODE=header, byte for byte (docs/REFERENCE.md, "Who the user is": a user id is 1 to 128 printable
@@ -29,14 +30,15 @@ async function getConnections(userHeaders: Buffer[]): Promise<Answer> {
     ...userHeaders.flatMap((value) => [Buffer.from('X-User-Id: ', 'latin1'), value, Buffer.from('\r\n', 'latin1')]),
     Buffer.from('\r\n', 'latin1'),
   ]);
-  const data = await new Promise<Buffer>((resolve, reject) => {
-    const socket = net.connect(Number(url.port), url.hostname);
+  const socket = net.connect(Number(url.port), url.hostname);
+  const answer = new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('end', () => resolve(Buffer.concat(chunks)));
     socket.on('error', reject);
     socket.write(head);
   });
+  const data = await withinDeadline(answer, 10_000, 'the answer to a raw GET /me/connections').finally(() => socket.destroy());
   const text = data.toString('utf8');
   const split = text.indexOf('\r\n\r\n');
   const body = text.slice(split + 4);

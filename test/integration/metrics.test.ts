@@ -3,6 +3,7 @@
 // errors. The default process metrics are checked on the real process (multi-instance test).
 import { completeWebview } from '../../emulator/index.js';
 import { labelValues, parseMetrics, sampleValue, type Sample } from '../helpers/prometheus.js';
+import { waitUntilReady } from '../helpers/service.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
@@ -120,7 +121,7 @@ describe('Redis', () => {
       await stack.testRedis.start();
     }
     // Back in service before the next step (and before the stack closes its clients).
-    while ((await fetch(`${stack.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+    await waitUntilReady(stack.url, { what: 'the service to be ready again once Redis is back' });
     // /metrics itself needs no Redis.
     const after = sampleValue(await scrape(), 'redis_errors_total', { kind: 'command' });
     expect(after - before).toBeGreaterThanOrEqual(2);

@@ -15,6 +15,7 @@ import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { killServices, serviceEnv, spawnService, type ServiceProcess } from '../helpers/service.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/stack.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
@@ -107,6 +108,8 @@ describe('two instances on one Redis', () => {
   });
 
   test('each process exposes the default process metrics beside its own', async () => {
+    // A flow of its own that finishes on the second instance: its /callback is counted there.
+    await linkAcross(one, two, 'olga');
     const res = await fetch(`${two.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-for-instance-two' } });
     expect(res.status).toBe(200);
     const samples = parseMetrics(await res.text());
@@ -117,29 +120,22 @@ describe('two instances on one Redis', () => {
   });
 });
 
-/** Waits until `check` holds, for a set-up step of an external process. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function redisCli(args: string[]): string {
   const result = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 10_000 });
   return `${result.stdout}${result.stderr}`;
 }
 
 function track(proc: ChildProcess): void {
-  cleanups.push(
-    () =>
+  cleanups.push(() =>
+    withinDeadline(
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
         proc.once('exit', () => resolve());
         proc.kill('SIGKILL');
       }),
+      5000,
+      `${proc.spawnfile} (pid ${proc.pid}) to exit after SIGKILL`,
+    ),
   );
 }
 
@@ -165,10 +161,12 @@ describe('Redis Sentinel', () => {
     );
     const sentinel = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
     track(sentinel);
-    await until('the sentinel to know its master', () =>
-      redisCli(['-p', String(sentinelPort), '--no-auth-warning', '-a', 'sentinel-password-1', 'SENTINEL', 'get-master-addr-by-name', 'bffmaster']).includes(
-        String(master.port),
-      ),
+    await waitFor(
+      () =>
+        redisCli(['-p', String(sentinelPort), '--no-auth-warning', '-a', 'sentinel-password-1', 'SENTINEL', 'get-master-addr-by-name', 'bffmaster']).includes(
+          String(master.port),
+        ),
+      { timeoutMs: 15_000, intervalMs: 100, what: `the sentinel on port ${sentinelPort} to know its master` },
     );
 
     const service = await instance({
@@ -204,9 +202,11 @@ describe('Redis Cluster', () => {
     for (const node of nodes) cleanups.push(() => node.close());
     const created = redisCli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     expect(created).toMatch(/All 16384 slots covered/);
-    await until('the cluster to be ok on every node', () =>
-      nodes.every((n) => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')),
-    );
+    await waitFor(() => nodes.every((n) => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      what: 'the cluster to be ok on every node',
+    });
 
     const service = await instance({
       ...(await baseEnv(nodes[0]?.url ?? '')),

@@ -53,7 +53,40 @@ function deref(at: string): { value: Record<string, unknown>; at: string } {
   return { value: value as Record<string, unknown>, at };
 }
 
+/** What the running test has seen (method path status), emptied before each test. */
 const seen = new Set<string>();
+beforeEach(() => {
+  seen.clear();
+});
+
+/**
+ * The answers each test of 'real answers match the document' must see: each test checks its
+ * own (so that any one runs alone, in any order), and the last checks that they add up.
+ */
+const SEEN_BY = {
+  openapi: ['get /openapi.json 200'],
+  list: ['get /me/connections 200'],
+  listErrors: ['get /me/connections 400', 'get /me/connections 401', 'get /me/connections 429', 'get /me/connections 502'],
+  deleteOne: [
+    'delete /me/connections/{id} 204',
+    'delete /me/connections/{id} 401',
+    'delete /me/connections/{id} 403',
+    'delete /me/connections/{id} 404',
+    'delete /me/connections/{id} 413',
+    'delete /me/connections/{id} 502',
+  ],
+  deleteAll: [
+    'delete /me/connections 204',
+    'delete /me/connections 401',
+    'delete /me/connections 403',
+    'delete /me/connections 413',
+    'delete /me/connections 502',
+  ],
+};
+
+function expectSeen(expected: string[]): void {
+  expect([...seen].sort()).toEqual([...expected].sort());
+}
 
 /** Holds a real answer to the document: the status is documented, and the body matches its schema. */
 function conforms(method: Method, path: string, hop: Hop): void {
@@ -148,6 +181,7 @@ describe('the document', () => {
 describe('real answers match the document', () => {
   test('GET /openapi.json 200', async () => {
     conforms('get', '/openapi.json', await stack.browser().get('/openapi.json'));
+    expectSeen(SEEN_BY.openapi);
   });
 
   test('GET /me/connections 200, not linked and linked with every status', async () => {
@@ -169,6 +203,7 @@ describe('real answers match the document', () => {
     const body = JSON.parse(hop.text) as { connections: { status: string }[] };
     expect(body.connections.map((c) => c.status).sort()).toEqual(['action_needed', 'ok', 'syncing', 'temporary_error', 'unknown']);
     conforms('get', '/me/connections', hop);
+    expectSeen(SEEN_BY.list);
   });
 
   test('GET /me/connections 400, 401, 429 and 502', async () => {
@@ -183,6 +218,7 @@ describe('real answers match the document', () => {
     const hop = await slow.get('/me/connections');
     expect(hop.status).toBe(429);
     conforms('get', '/me/connections', hop);
+    expectSeen(SEEN_BY.listErrors);
   });
 
   test('DELETE /me/connections/{id} 204, 401, 403, 404, 413 and 502', async () => {
@@ -200,6 +236,7 @@ describe('real answers match the document', () => {
     conforms('delete', path, await b.request('DELETE', `/me/connections/${other}`));
     const big = JSON.stringify({ pad: 'x'.repeat(20 * 1024) });
     conforms('delete', path, await b.request('DELETE', `/me/connections/${other}`, { headers: { 'content-type': 'application/json' }, body: big }));
+    expectSeen(SEEN_BY.deleteOne);
   });
 
   test('DELETE /me/connections 204, 401, 403, 413 and 502', async () => {
@@ -213,10 +250,12 @@ describe('real answers match the document', () => {
     const big = JSON.stringify({ pad: 'x'.repeat(20 * 1024) });
     conforms('delete', path, await b.request('DELETE', path, { headers: { 'content-type': 'application/json' }, body: big }));
     conforms('delete', path, await b.request('DELETE', path));
+    expectSeen(SEEN_BY.deleteAll);
   });
 
   test('the statuses above were all seen', () => {
-    expect([...seen].sort()).toEqual(
+    // Each test above checks what it saw; together they must be this list.
+    expect(Object.values(SEEN_BY).flat().sort()).toEqual(
       [
         'get /openapi.json 200',
         'get /me/connections 200',

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { completeWebview } from '../../emulator/index.js';
 import { PowensClient } from '../../src/powens/client.js';
 import { connectBank } from '../helpers/api.js';
-import type { Browser, Hop } from '../helpers/browser.js';
+import type { Hop } from '../helpers/browser.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -33,18 +33,6 @@ function worstCaseMs(): number {
   return timeoutMs * (retries + 1) + 1000 * retries + 1500;
 }
 
-/** A request that must be answered within the worst case; a hang fails the test. */
-async function bounded(b: Browser, userId: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Hop> {
-  const url = new URL(path, b.base).href;
-  const res = await fetch(url, {
-    method,
-    headers: { 'x-user-id': userId, ...headers, ...(b.cookies.size > 0 ? { cookie: b.cookieHeader() } : {}) },
-    redirect: 'manual',
-    signal: AbortSignal.timeout(worstCaseMs()),
-  });
-  return { status: res.status, location: res.headers.get('location') ?? undefined, headers: res.headers, text: await res.text(), url };
-}
-
 function expectPage(hop: Hop, status: number): void {
   expect({ status: hop.status, type: hop.headers.get('content-type') }).toEqual({ status, type: expect.stringMatching(/^text\/html/) as unknown as string });
 }
@@ -63,7 +51,7 @@ describe('a hanging Powens', () => {
     await connectBank(hana);
     knobs().hang('token.code');
     const calls = knobs().calls('token.code');
-    expectPage(await bounded(hana, 'hana', 'GET', '/connect'), 502);
+    expectPage(await hana.request('GET', '/connect', { deadlineMs: worstCaseMs() }), 502);
     // POWENS_TIMEOUT_MS bounds the whole call: the hanging attempt uses it all, none follows.
     expect(knobs().calls('token.code') - calls).toBe(1);
   });
@@ -73,7 +61,7 @@ describe('a hanging Powens', () => {
     const back = await completeWebview(await startConnect(ivan), { kind: 'connect' });
     knobs().hang('token.access');
     const calls = knobs().calls('token.access');
-    const hop = await bounded(ivan, 'ivan', 'GET', back.href.slice(back.origin.length));
+    const hop = await ivan.request('GET', back.href.slice(back.origin.length), { deadlineMs: worstCaseMs() });
     expectPage(hop, 502);
     expect(knobs().calls('token.access') - calls).toBe(1);
     // The page leads back to the start of the flow.
@@ -85,7 +73,7 @@ describe('a hanging Powens', () => {
     await connectBank(jane);
     knobs().hang('connections.list');
     const calls = knobs().calls('connections.list');
-    expectProblem(await bounded(jane, 'jane', 'GET', '/me/connections'), 502, 'POWENS_UNAVAILABLE');
+    expectProblem(await jane.request('GET', '/me/connections', { deadlineMs: worstCaseMs() }), 502, 'POWENS_UNAVAILABLE');
     expect(knobs().calls('connections.list') - calls).toBe(1);
   });
 });
@@ -96,16 +84,16 @@ describe('a failing Powens', () => {
     await connectBank(kim);
     knobs().fail('connections.list', { status: 503, times: 2 });
     const calls = knobs().calls('connections.list');
-    expectProblem(await bounded(kim, 'kim', 'GET', '/me/connections'), 502, 'POWENS_UNAVAILABLE');
+    expectProblem(await kim.request('GET', '/me/connections', { deadlineMs: worstCaseMs() }), 502, 'POWENS_UNAVAILABLE');
     expect(knobs().calls('connections.list') - calls).toBe(2);
-    expect((await bounded(kim, 'kim', 'GET', '/me/connections')).status).toBe(200);
+    expect((await kim.request('GET', '/me/connections', { deadlineMs: worstCaseMs() })).status).toBe(200);
   });
 
   test('a single 5xx on the list is hidden by the retry', async () => {
     const lea = stack.browser('lea');
     await connectBank(lea);
     knobs().fail('connections.list', { status: 500, times: 1 });
-    expect((await bounded(lea, 'lea', 'GET', '/me/connections')).status).toBe(200);
+    expect((await lea.request('GET', '/me/connections', { deadlineMs: worstCaseMs() })).status).toBe(200);
   });
 
   test('a 5xx on the code exchange is a 502 page, and the exchange is never sent twice', async () => {
@@ -113,7 +101,7 @@ describe('a failing Powens', () => {
     const back = await completeWebview(await startConnect(max), { kind: 'connect' });
     knobs().fail('token.access', { status: 503, times: 1 });
     const calls = knobs().calls('token.access');
-    expectPage(await bounded(max, 'max', 'GET', back.href.slice(back.origin.length)), 502);
+    expectPage(await max.request('GET', back.href.slice(back.origin.length), { deadlineMs: worstCaseMs() }), 502);
     expect(knobs().calls('token.access') - calls).toBe(1);
   });
 
@@ -122,12 +110,12 @@ describe('a failing Powens', () => {
     const id = await connectBank(nina);
     knobs().fail('connections.delete', { status: 503, times: 1 });
     const deletes = knobs().calls('connections.delete');
-    expectProblem(await bounded(nina, 'nina', 'DELETE', `/me/connections/${id}`, { 'x-csrf': '1' }), 502, 'POWENS_UNAVAILABLE');
+    expectProblem(await nina.request('DELETE', `/me/connections/${id}`, { headers: { 'x-csrf': '1' }, deadlineMs: worstCaseMs() }), 502, 'POWENS_UNAVAILABLE');
     expect(knobs().calls('connections.delete') - deletes).toBe(1);
 
     knobs().fail('users.delete', { status: 500, times: 1 });
     const userDeletes = knobs().calls('users.delete');
-    expectProblem(await bounded(nina, 'nina', 'DELETE', '/me/connections', { 'x-csrf': '1' }), 502, 'POWENS_UNAVAILABLE');
+    expectProblem(await nina.request('DELETE', '/me/connections', { headers: { 'x-csrf': '1' }, deadlineMs: worstCaseMs() }), 502, 'POWENS_UNAVAILABLE');
     expect(knobs().calls('users.delete') - userDeletes).toBe(1);
   });
 });

@@ -4,56 +4,30 @@
 // fails the running test (jest-circus reports it as the test's error), so the in-process cases
 // also check that none goes unhandled; the real-process case checks the service's own log.
 import { jest } from '@jest/globals';
-import { Browser, type Hop } from '../helpers/browser.js';
+import { Browser } from '../helpers/browser.js';
 import { connectBank } from '../helpers/api.js';
 import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { connect, status } from '../helpers/raw-http.js';
-import { killServices, serviceEnv, spawnService, within } from '../helpers/service.js';
+import { killServices, serviceEnv, spawnService, waitUntilReady } from '../helpers/service.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { withinDeadline } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
 
 /** The fail-fast bound of the contract: a request that has no answer by then is a hang. */
 const FAST_MS = 2000;
 
-/** One request through the browser's cookie jar, as `userId`, that must be answered within FAST_MS. */
-async function fast(b: Browser, userId: string, method: string, path: string, headers: Record<string, string> = {}): Promise<Hop> {
-  const url = new URL(path, b.base).href;
-  const res = await fetch(url, {
-    method,
-    headers: { 'x-user-id': userId, ...headers, ...(b.cookies.size > 0 ? { cookie: b.cookieHeader() } : {}) },
-    redirect: 'manual',
-    signal: AbortSignal.timeout(FAST_MS),
-  }).catch((err: unknown) => {
-    throw new Error(`${method} ${path}: ${String(err)} (${String(err instanceof Error ? err.cause : '')})`);
-  });
-  return { status: res.status, location: res.headers.get('location') ?? undefined, headers: res.headers, text: await res.text(), url };
-}
-
-async function waitUntilReady(url: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(FAST_MS) }).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the service did not become ready again');
-}
-
 /** Every kind of request that needs Redis, as a browser or a frontend would send it. */
-async function expectAllUnavailable(b: Browser, userId: string): Promise<void> {
+async function expectAllUnavailable(b: Browser): Promise<void> {
   const page = async (path: string): Promise<void> => {
-    const hop = await fast(b, userId, 'GET', path, { accept: 'text/html' });
+    const hop = await b.request('GET', path, { headers: { accept: 'text/html' }, deadlineMs: FAST_MS });
     expect({ path, status: hop.status }).toEqual({ path, status: 503 });
     expect(hop.headers.get('content-type')).toMatch(/^text\/html/);
     expect(hop.headers.get('retry-after')).toMatch(/^\d+$/);
   };
   const problem = async (method: string, path: string): Promise<void> => {
-    const hop = await fast(b, userId, method, path, method === 'GET' ? {} : { 'x-csrf': '1' });
+    const hop = await b.request(method, path, { headers: method === 'GET' ? {} : { 'x-csrf': '1' }, deadlineMs: FAST_MS });
     expect({ method, path, status: hop.status }).toEqual({ method, path, status: 503 });
     expect(hop.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(JSON.parse(hop.text)).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE' });
@@ -65,8 +39,8 @@ async function expectAllUnavailable(b: Browser, userId: string): Promise<void> {
   await problem('GET', '/me/connections');
   await problem('DELETE', '/me/connections/1');
   await problem('DELETE', '/me/connections');
-  expect((await fast(b, userId, 'GET', '/readyz')).status).toBe(503);
-  expect((await fast(b, userId, 'GET', '/healthz')).status).toBe(200);
+  expect((await b.request('GET', '/readyz', { deadlineMs: FAST_MS })).status).toBe(503);
+  expect((await b.request('GET', '/healthz', { deadlineMs: FAST_MS })).status).toBe(200);
 }
 
 describe('in process', () => {
@@ -85,12 +59,12 @@ describe('in process', () => {
     await connectBank(alice);
 
     await stack.testRedis.stop();
-    await expectAllUnavailable(alice, 'alice');
+    await expectAllUnavailable(alice);
     // Twice: the answers stay fast while ioredis keeps trying to reconnect.
-    await expectAllUnavailable(alice, 'alice');
+    await expectAllUnavailable(alice);
 
     await stack.testRedis.start();
-    await waitUntilReady(stack.url);
+    await waitUntilReady(stack.url, { what: 'the service to be ready again once Redis is back' });
     // The data did not survive (the test's Redis keeps nothing on disk): link again, list.
     await connectBank(alice);
     const list = await alice.get('/me/connections');
@@ -105,16 +79,16 @@ describe('in process', () => {
 
     stack.testRedis.pause();
     try {
-      const list = await fast(bob, 'bob', 'GET', '/me/connections');
+      const list = await bob.request('GET', '/me/connections', { deadlineMs: FAST_MS });
       expect(list.status).toBe(503);
       expect(JSON.parse(list.text)).toMatchObject({ code: 'STORE_UNAVAILABLE' });
-      const page = await fast(bob, 'bob', 'GET', '/connect', { accept: 'text/html' });
+      const page = await bob.request('GET', '/connect', { headers: { accept: 'text/html' }, deadlineMs: FAST_MS });
       expect(page.status).toBe(503);
-      expect((await fast(bob, 'bob', 'GET', '/readyz')).status).toBe(503);
+      expect((await bob.request('GET', '/readyz', { deadlineMs: FAST_MS })).status).toBe(503);
     } finally {
       stack.testRedis.resume();
     }
-    await waitUntilReady(stack.url);
+    await waitUntilReady(stack.url, { what: 'the service to be ready again once Redis is back' });
     expect((await bob.get('/me/connections')).status).toBe(200);
     // The failures were counted as Redis command errors.
     const after = await stack.built.metrics.registry.getSingleMetricAsString('redis_errors_total');
@@ -148,7 +122,7 @@ describe('the real process', () => {
     await connectBank(carol);
 
     await redis.stop();
-    await expectAllUnavailable(carol, 'carol');
+    await expectAllUnavailable(carol);
     // A 503 leaves the keep-alive connection usable: three requests with the session cookie
     // (whose session cannot be loaded) on one socket, three answers, and the socket stays open.
     const socket = await connect(service.port);
@@ -162,7 +136,7 @@ describe('the real process', () => {
     expect(service.running()).toBe(true);
 
     await redis.start();
-    await waitUntilReady(service.url);
+    await waitUntilReady(service.url, { what: 'the service to be ready again once Redis is back' });
     await connectBank(carol);
     expect((await carol.get('/me/connections')).status).toBe(200);
     expect(service.running()).toBe(true);
@@ -181,7 +155,7 @@ describe('the real process', () => {
       },
       { waitReady: false },
     );
-    expect(await within(service.exited, 15_000)).toEqual({ code: 1, signal: null });
+    expect(await withinDeadline(service.exited, 15_000, 'the service to exit')).toEqual({ code: 1, signal: null });
     const lines = service.stderr().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`127.0.0.1:${closedPort}`);
@@ -198,7 +172,7 @@ describe('the real process', () => {
         serviceEnv({ port, redisUrl: `redis://:${wrong}@127.0.0.1:${guarded.port}`, apiUrl: stack.emulator.apiUrl, webviewUrl: stack.emulator.url }),
         { waitReady: false },
       );
-      expect(await within(service.exited, 15_000)).toEqual({ code: 1, signal: null });
+      expect(await withinDeadline(service.exited, 15_000, 'the service to exit')).toEqual({ code: 1, signal: null });
       const lines = service.stderr().trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toContain(`127.0.0.1:${guarded.port}`);

@@ -7,8 +7,9 @@ import { Browser } from '../helpers/browser.js';
 import { buildService } from '../helpers/build.js';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { connect, status } from '../helpers/raw-http.js';
-import { killServices, serviceEnv, spawnService, within, type ServiceProcess } from '../helpers/service.js';
+import { killServices, serviceEnv, spawnService, type ServiceProcess } from '../helpers/service.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/stack.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
@@ -79,11 +80,20 @@ test('on SIGTERM the in-flight request completes, readiness turns 503 at once, n
     () => (slowDone = true),
     () => undefined,
   );
-  while (emulator.emulator.knobs.calls('connections.list') === callsBefore) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => emulator.emulator.knobs.calls('connections.list') !== callsBefore, {
+    timeoutMs: 5000,
+    intervalMs: 10,
+    what: 'the slow /me/connections to reach Powens',
+  });
 
   service.proc.kill('SIGTERM');
   // Signals are asynchronous: wait for the process to say it has begun draining.
-  while (!service.stdout().includes('shutting down')) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => service.stdout().includes('shutting down'), {
+    timeoutMs: 3000,
+    intervalMs: 5,
+    what: "the service to log 'shutting down' after SIGTERM",
+    detail: () => service.stdout().slice(-2000),
+  });
 
   // Readiness is 503 on the connection that was already open, while the slow request still runs.
   probe.socket.write('\r\n');
@@ -97,7 +107,7 @@ test('on SIGTERM the in-flight request completes, readiness turns 503 at once, n
   expect(await refused(service.port)).toBe('ECONNREFUSED');
 
   // The idle keep-alive socket is closed by the server, without waiting for the slow request.
-  await idle.closed;
+  await withinDeadline(idle.closed, 3000, 'the server to close the idle keep-alive socket');
   expect(slowDone).toBe(false);
 
   // The in-flight request completes normally, and its connection is closed after it.
@@ -105,10 +115,10 @@ test('on SIGTERM the in-flight request completes, readiness turns 503 at once, n
   expect(status(answer)).toBe(200);
   expect(answer).toMatch(/\r\nConnection: close\r\n/i);
   expect(JSON.parse(answer?.slice(answer.indexOf('\r\n\r\n') + 4) ?? '')).toMatchObject({ linked: true });
-  await slow.closed;
+  await withinDeadline(slow.closed, 5000, 'the server to close the connection of the completed slow request');
 
   // Exit 0, within the 10 seconds the contract allows.
-  const exit = await within(service.exited, 10_000);
+  const exit = await withinDeadline(service.exited, 10_000, 'the service to exit after SIGTERM');
   expect(exit).toEqual({ code: 0, signal: null });
   expect(service.stdout()).toMatch(/"msg":"stopped"/);
   // Quitting Redis on the way out is not reported as losing it.
@@ -118,7 +128,7 @@ test('on SIGTERM the in-flight request completes, readiness turns 503 at once, n
 test('SIGINT stops an idle service with exit code 0', async () => {
   const service = await start();
   service.proc.kill('SIGINT');
-  const exit = await within(service.exited, 10_000);
+  const exit = await withinDeadline(service.exited, 10_000, 'the service to exit after SIGINT');
   expect(exit).toEqual({ code: 0, signal: null });
   expect(service.stdout()).toMatch(/"signal":"SIGINT"/);
 });

@@ -496,8 +496,11 @@ function cases(): AttackCase[] {
     check: (res, w) => {
       errorPage(res, 'FLOW_CANCELLED');
       noMarkupFrom(res, 'forged');
-      // Logged as data, inside one JSON line.
-      const line = w.stacks.header.logs.find((l) => l.includes('forged'));
+      // Logged as data, inside one JSON line: this request's line (found by the page's reference
+      // id; another attack may have logged 'forged' before this one runs).
+      const reference = res.header('x-request-id');
+      expect(reference).toBeDefined();
+      const line = w.stacks.header.logs.find((l) => l.includes('forged') && (JSON.parse(l) as { referenceId?: unknown }).referenceId === reference);
       expect(line).toBeDefined();
       expect(JSON.parse(line ?? '')).toMatchObject({ detail: { description: expect.stringContaining('<script>') as unknown } });
     },

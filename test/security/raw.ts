@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { timedOut } from '../helpers/wait.js';
 
 /**
  * HTTP/1.1 over a plain socket, byte for byte: fetch and node:http normalise paths (`../`,
@@ -56,7 +57,7 @@ export async function rawRequest(base: string, req: RawRequest): Promise<RawResp
     socket.on('end', () => resolve(Buffer.concat(chunks)));
     // The server may answer (431, 413) and reset before reading everything we sent.
     socket.on('error', (err) => (chunks.length > 0 ? resolve(Buffer.concat(chunks)) : reject(err)));
-    socket.setTimeout(10_000, () => socket.destroy(new Error('raw request timed out')));
+    socket.setTimeout(10_000, () => socket.destroy(timedOut(`the answer to the raw ${req.method} ${req.path.slice(0, 80)} (10 s without a byte)`, 10_000)));
     // Not end(): a half-closed socket makes Node drop a response still being prepared.
     socket.write(encodeRequest(url.host, req));
   });
