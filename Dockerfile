@@ -1,4 +1,4 @@
-# powens-connect-bff container (CONTRACT.md section 10).
+# powens-connect-bff container (docs/REFERENCE.md, "Operations").
 #
 # The service's image takes three stages: `build` compiles TypeScript with the dev
 # dependencies, `deps` resolves the production dependencies alone, and `runtime` gets only their
