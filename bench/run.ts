@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (CONTRACT section 11): every process on 127.0.0.1, each in its own process
+ * `npm run bench` (README, "Performance"): every process on 127.0.0.1, each in its own process
  * (redis-server, the Powens emulator, the service, the bare Express baseline), autocannon in
  * this one. Prints a table and writes bench/results.json. Figures, not assertions: the targets
  * of issue 7 are reported as met or missed, and the run never fails because of them.

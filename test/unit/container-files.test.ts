@@ -1,4 +1,4 @@
-// The container files promised by CONTRACT.md section 10: Dockerfile, .dockerignore and
+// The container files docs/REFERENCE.md ("Operations") and README ("Deployment") promise: Dockerfile, .dockerignore and
 // docker-compose.yml, read as text and checked for what they do, not for their exact wording.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
