@@ -168,6 +168,7 @@ describe('ConnectionsCache', () => {
     lastUpdate: null,
     createdAt: null,
     expiresAt: null,
+    expiresSoon: false,
     active: true,
     reconnectUrl: null,
   });
