@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { CONNECTORS } from './connectors.js';
 import type { EmulatorEndpoint, KnobPlan } from './knobs.js';
 import { TEMPORARY_CODE_TTL_SECONDS, type TemporaryCodeType } from './store.js';
 import { type EmulatorClient, type EmulatorContext, findClient } from './types.js';
@@ -55,6 +56,7 @@ const TRUNCATED_BODIES: Record<EmulatorEndpoint, string> = {
   'connections.list': '{"connections": [{"id": 1, "sta',
   'connections.get': '{"id": 1, "state": nu',
   'connections.delete': '{"',
+  'connectors.list': '{"connectors": [{"id": 59, "uu',
 };
 
 /** Waits `ms`, or less if the client goes away; resolves to whether the client is still there. */
@@ -279,6 +281,12 @@ export function createApiRouter(ctx: EmulatorContext): Router {
     if (id === undefined) return;
     ctx.store.deleteConnection(id);
     res.status(204).end();
+  });
+
+  // DOCS connectors: "This endpoint does not require authentication"; hidden connectors are left out.
+  router.get('/connectors', knobbed('connectors.list'), (_req, res) => {
+    const connectors = CONNECTORS.filter((c) => !c.hidden).map((c) => ({ ...c, capabilities: [...c.capabilities] }));
+    res.status(200).json({ connectors, total: connectors.length });
   });
 
   router.use((_req, res) => {

@@ -9,7 +9,7 @@ import { createControlRouter } from './control.js';
 import { KnobRegistry } from './knobs.js';
 import { type EmulatorSnapshot, EmulatorStore, type EmulatorUserView, type PowensConnection } from './store.js';
 import type { EmulatorClient, EmulatorContext, EmulatorKnobs } from './types.js';
-import { escapeHtml } from './util.js';
+import { DEFAULT_TIME_ZONE, escapeHtml, knownTimeZone } from './util.js';
 import { createWebviewRouter, renderWebviewErrorPage } from './webview.js';
 import { buildWebhookPayload, sendWebhook, webhookIds } from './webhooks.js';
 
@@ -28,6 +28,11 @@ export interface EmulatorOptions {
   /** Base URL the emulator is reached at, used to build links; may be set later via setPublicUrl. */
   publicUrl?: string;
   now?: () => Date;
+  /**
+   * The zone whose wall-clock time the API's zone-less dates hold (`YYYY-MM-DD HH:MM:SS`);
+   * default Europe/Paris, as the service reads them by default (POWENS_TIMEZONE).
+   */
+  timeZone?: string;
 }
 
 export interface EmulatorState {
@@ -62,7 +67,9 @@ function checkClients(clients: EmulatorClient[]): EmulatorClient[] {
 
 export function createEmulator(options: EmulatorOptions = {}): Emulator {
   const now = options.now ?? (() => new Date());
-  const store = new EmulatorStore(now);
+  const timeZone = options.timeZone ?? DEFAULT_TIME_ZONE;
+  if (!knownTimeZone(timeZone)) throw new TypeError(`Unknown time zone ${JSON.stringify(timeZone)}`);
+  const store = new EmulatorStore(now, timeZone);
   const registry = new KnobRegistry();
   let publicUrl: { url: string; basePath: string } | undefined = options.publicUrl === undefined ? undefined : normalisePublicUrl(options.publicUrl);
 
@@ -90,6 +97,11 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
     setConnectionField(connectionId, fields) {
       if (!store.patchConnection(connectionId, fields)) throw new Error(`Unknown connection ${connectionId}`);
     },
+    setConsentExpiry(connectionId, days) {
+      if (days !== null && !Number.isFinite(days)) throw new TypeError(`days must be a number or null, got ${days}`);
+      const expire = days === null ? null : new Date(now().getTime() + days * 86_400_000);
+      if (!store.patchConnection(connectionId, { expire })) throw new Error(`Unknown connection ${connectionId}`);
+    },
     addUser(opts = {}) {
       const user = store.createUser();
       const token = store.createToken(user.id);
@@ -99,6 +111,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
           store.addConnection(user.id, spec.connectorId ?? DEMO_BANK_ID, {
             state: spec.state ?? null,
             errorMessage: spec.errorMessage ?? null,
+            expire: spec.expire ?? null,
           }).id,
       );
       return { userId: user.id, token, connectionIds };
@@ -153,6 +166,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 <li>API: <code>${escapeHtml(base)}/2.0</code></li>
 <li>Webview: <code>${escapeHtml(base)}/{lang}/connect|reconnect|manage</code></li>
 <li>Domain: <code>${escapeHtml(ctx.domain)}</code></li>
+<li>Dates: <code>YYYY-MM-DD HH:MM:SS</code> in <code>${escapeHtml(timeZone)}</code></li>
 </ul>
 </main></body></html>
 `);

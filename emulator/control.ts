@@ -191,6 +191,19 @@ export function createControlRouter(ctx: EmulatorContext, knobs: EmulatorKnobs):
     res.status(204).end();
   });
 
+  /** `{ days }`: the consent ends `days` from now (negative: it has ended); `null` removes it. */
+  router.post('/connections/:id/consent', (req, res) => {
+    const id = connectionIdOf(req);
+    const days = bodyOf(req)['days'];
+    if (days !== null && (typeof days !== 'number' || !Number.isFinite(days))) throw new ControlError('days must be a number or null');
+    if (ctx.store.connection(id) === undefined) {
+      res.status(404).json({ error: 'unknown connection' });
+      return;
+    }
+    knobs.setConsentExpiry(id, days);
+    res.status(204).end();
+  });
+
   router.post('/users', (req, res) => {
     const body = bodyOf(req);
     const list = body['connections'];

@@ -1,17 +1,47 @@
 /**
  * A programmatic "browser" for the emulator's webview: opens the page, fills and submits its
- * form like a browser would, and returns where the webview redirects to (the callback URL).
- * It reads the HTML the emulator itself renders; it is not a general HTML parser.
+ * forms like a browser would, through every step the bank asks for (a refused password, a
+ * one-time code, an approval in the banking app, a question), and returns where the webview
+ * redirects to (the callback URL). It reads the HTML the emulator itself renders; it is not a
+ * general HTML parser.
  */
 import { DEMO_BANK_ID } from './connectors.js';
+import { OTP_CODE } from './logins.js';
+
+/** The steps a sign-in may meet after the credentials (the `data-step` of their pages start with these). */
+export type WebviewStepName = 'wrongpass' | 'otp' | 'decoupled' | 'question';
+
+/** How the "user" answers the steps; by default, right and at once. */
+export interface WebviewSteps {
+  /** Passwords typed, in order, after the bank refuses one; then the first one again. */
+  retryPasswords?: string[];
+  /** One-time codes typed, in order (a wrong one is asked again); then the right one. */
+  otp?: string[];
+  /** Presses of Continue before approving in the banking app (each answered "not yet"). Default 0. */
+  continueBeforeApproval?: number;
+  /** The answer to the bank's question. Default `01/01/1990`. */
+  answer?: string;
+  /** Press Cancel on this step's page instead of answering it. */
+  cancelAt?: WebviewStepName;
+}
 
 export type WebviewAction =
-  | { kind: 'connect'; connectorId?: number; login?: string; password?: string }
+  | { kind: 'connect'; connectorId?: number; login?: string; password?: string; steps?: WebviewSteps }
   | { kind: 'cancel' }
   | { kind: 'decline' }
-  | { kind: 'reconnect' }
+  | { kind: 'reconnect'; login?: string; password?: string; steps?: WebviewSteps }
   | { kind: 'manage-done' }
   | { kind: 'manage-delete'; connectionId: number };
+
+/** What a walk through the webview met. */
+export interface WebviewWalk {
+  /** Where the webview redirected to at the end. */
+  location: URL;
+  /** The `data-step` of the first page, then of every page after it, in order (e.g. `credentials`, `wrongpass`, `otp`). */
+  steps: string[];
+  /** The `lang` of the first page. */
+  lang: string;
+}
 
 interface ParsedControl {
   tag: 'input' | 'button';
@@ -21,6 +51,8 @@ interface ParsedControl {
 export interface ParsedForm {
   action: string;
   method: string;
+  /** What the page asks (`data-step`): credentials, wrongpass, otp, decoupled, question, reconnect, manage. */
+  step: string | undefined;
   controls: ParsedControl[];
 }
 
@@ -58,7 +90,7 @@ export function parseForms(html: string): ParsedForm[] {
       const tag = (c[1] ?? '').toLowerCase() === 'button' ? 'button' : 'input';
       controls.push({ tag, attrs: parseAttributes(c[2] ?? '') });
     }
-    forms.push({ action: attrs.get('action') ?? '', method: (attrs.get('method') ?? 'get').toLowerCase(), controls });
+    forms.push({ action: attrs.get('action') ?? '', method: (attrs.get('method') ?? 'get').toLowerCase(), step: attrs.get('data-step'), controls });
   }
   return forms;
 }
@@ -103,6 +135,12 @@ function findButton(forms: ParsedForm[], value: string): { form: ParsedForm; but
   return undefined;
 }
 
+function hasField(forms: ParsedForm[], name: string, type?: string): boolean {
+  return forms.some((f) =>
+    f.controls.some((c) => c.tag === 'input' && c.attrs.get('name') === name && (type === undefined || (c.attrs.get('type') ?? 'text').toLowerCase() === type)),
+  );
+}
+
 /** The form data a browser would send for `form` submitted with `button`, with `fill` overrides. */
 function formData(form: ParsedForm, button: ParsedControl, fill: Map<string, string>): URLSearchParams {
   const data = new URLSearchParams();
@@ -144,19 +182,12 @@ async function getPage(url: URL): Promise<string> {
 
 type SubmitResult = { kind: 'redirect'; location: URL } | { kind: 'page'; url: URL; html: string };
 
-async function submitForm(pageUrl: URL, html: string, action: WebviewAction): Promise<SubmitResult> {
-  const forms = parseForms(html);
-  const value = submitButtonValue(action);
-  const found = findButton(forms, value);
+/** Presses the submit button of value `value` with the fields of `fill`, as a browser would. */
+async function press(pageUrl: URL, html: string, value: string, fill: Map<string, string> = new Map()): Promise<SubmitResult> {
+  const found = findButton(parseForms(html), value);
   if (found === undefined) {
-    const what = action.kind === 'manage-delete' ? `no connection ${action.connectionId} to remove` : `no "${value}" button`;
+    const what = value.startsWith('remove:') ? `no connection ${value.slice(7)} to remove` : `no "${value}" button`;
     throw new Error(`The webview page has ${what} (${pageErrorText(html)})`);
-  }
-  const fill = new Map<string, string>();
-  if (action.kind === 'connect') {
-    fill.set('connector_id', String(action.connectorId ?? DEMO_BANK_ID));
-    fill.set('login', action.login ?? 'demo-user');
-    fill.set('password', action.password ?? 'demo-password');
   }
   const body = formData(found.form, found.button, fill);
   const target = new URL(found.form.action === '' ? pageUrl.href : found.form.action, pageUrl);
@@ -176,22 +207,76 @@ async function submitForm(pageUrl: URL, html: string, action: WebviewAction): Pr
   throw new Error(`Webview answered ${res.status}: ${pageErrorText(text)}`);
 }
 
+/** The credentials of the first page, filled only where the page has the fields. */
+function credentialsFill(html: string, action: WebviewAction, password?: string): Map<string, string> {
+  const fill = new Map<string, string>();
+  if (action.kind !== 'connect' && action.kind !== 'reconnect') return fill;
+  const forms = parseForms(html);
+  if (action.kind === 'connect' && (action.connectorId !== undefined || hasField(forms, 'connector_id', 'radio'))) {
+    fill.set('connector_id', String(action.connectorId ?? DEMO_BANK_ID));
+  }
+  if (hasField(forms, 'login')) {
+    fill.set('login', action.login ?? 'demo-user');
+    fill.set('password', password ?? action.password ?? 'demo-password');
+  }
+  return fill;
+}
+
+function stepOf(html: string): string {
+  return parseForms(html).find((f) => f.step !== undefined)?.step ?? 'unknown';
+}
+
+/** At most this many pages in one walk: a webview that keeps asking is a failure, not a hang. */
+const MAX_PAGES = 20;
+
 /**
  * Opens the webview at `webviewLocation` (e.g. the `Location` our service redirected to), performs
- * `action` and returns the URL the webview redirects to. `manage-delete` removes the connection
- * then presses "Done" (returning its redirect), or returns the manage page's URL when it has no
- * "Done" button (no redirect_uri). Throws when the webview answers an error page.
+ * `action`, answers every step the bank asks for (as `action.steps` says; by default rightly),
+ * and returns where the webview redirects to, with the pages met on the way. `manage-delete`
+ * removes the connection then presses "Done", or ends on the manage page when it has no "Done"
+ * button (no redirect_uri). Throws when the webview answers an error page.
  */
-export async function completeWebview(webviewLocation: string, action: WebviewAction): Promise<URL> {
+export async function walkWebview(webviewLocation: string, action: WebviewAction): Promise<WebviewWalk> {
   const pageUrl = new URL(webviewLocation);
-  const html = await getPage(pageUrl);
-  const result = await submitForm(pageUrl, html, action);
-  if (result.kind === 'redirect') return result.location;
-  if (action.kind !== 'manage-delete') {
-    throw new Error(`Webview answered 200 without redirecting: ${pageErrorText(result.html)}`);
+  const first = await getPage(pageUrl);
+  const lang = /<html[^>]*\blang="([^"]*)"/i.exec(first)?.[1] ?? '';
+  const steps = [stepOf(first)];
+  const answers = (action.kind === 'connect' || action.kind === 'reconnect' ? action.steps : undefined) ?? {};
+  const retryPasswords = [...(answers.retryPasswords ?? [])];
+  const codes = [...(answers.otp ?? [])];
+  let continues = answers.continueBeforeApproval ?? 0;
+
+  let result = await press(pageUrl, first, submitButtonValue(action), credentialsFill(first, action));
+  while (result.kind === 'page') {
+    const { url, html } = result;
+    const step = stepOf(html);
+    steps.push(step);
+    if (steps.length > MAX_PAGES) throw new Error(`The webview kept asking: ${steps.join(' > ')}`);
+    if (answers.cancelAt !== undefined && step.startsWith(answers.cancelAt)) {
+      result = await press(url, html, 'cancel');
+    } else if (step === 'wrongpass') {
+      const password = retryPasswords.shift();
+      result = await press(url, html, submitButtonValue(action), credentialsFill(html, action, password));
+    } else if (step.startsWith('otp')) {
+      result = await press(url, html, 'otp', new Map([['otp', codes.shift() ?? OTP_CODE]]));
+    } else if (step === 'decoupled-approved') {
+      result = await press(url, html, 'decoupled-continue');
+    } else if (step.startsWith('decoupled')) {
+      result = continues > 0 ? await press(url, html, 'decoupled-continue') : await press(url, html, 'decoupled-approve');
+      continues -= 1;
+    } else if (step === 'question') {
+      result = await press(url, html, 'answer', new Map([['answer', answers.answer ?? '01/01/1990']]));
+    } else if (step === 'manage' && action.kind === 'manage-delete') {
+      if (findButton(parseForms(html), 'done') === undefined) return { location: url, steps, lang };
+      result = await press(url, html, 'done');
+    } else {
+      throw new Error(`Webview answered 200 without redirecting: ${pageErrorText(html)}`);
+    }
   }
-  if (findButton(parseForms(result.html), 'done') === undefined) return result.url;
-  const done = await submitForm(result.url, result.html, { kind: 'manage-done' });
-  if (done.kind === 'redirect') return done.location;
-  throw new Error(`Webview answered 200 without redirecting: ${pageErrorText(done.html)}`);
+  return { location: result.location, steps, lang };
+}
+
+/** `walkWebview`, for the URL the webview redirects to. */
+export async function completeWebview(webviewLocation: string, action: WebviewAction): Promise<URL> {
+  return (await walkWebview(webviewLocation, action)).location;
 }

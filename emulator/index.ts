@@ -25,10 +25,14 @@ export { signWebhook, WEBHOOK_EVENTS } from './webhooks.js';
 export type { BuiltWebhookEvent, SendWebhookOptions, WebhookDelivery, WebhookSubject } from './webhooks.js';
 
 // The driver: fills in the webview's forms as a user would, over HTTP.
-export { completeWebview, decodeEntities, pageErrorText, parseForms } from './driver.js';
-export type { ParsedForm, WebviewAction } from './driver.js';
+export { completeWebview, decodeEntities, pageErrorText, parseForms, walkWebview } from './driver.js';
+export type { ParsedForm, WebviewAction, WebviewStepName, WebviewSteps, WebviewWalk } from './driver.js';
 
 // Building blocks, exported for the emulator's own unit tests (test/unit/emulator.test.ts).
 export { KnobRegistry } from './knobs.js';
 export { EmulatorStore } from './store.js';
-export { appendQuery, escapeHtml, powensDate, redirectUriAllowed, safeEqual } from './util.js';
+export { appendQuery, DEFAULT_TIME_ZONE, escapeHtml, powensDate, redirectUriAllowed, safeEqual } from './util.js';
+
+// The test logins of the webview (README lists them).
+export { EXPIRING_CONSENT_DAYS, MAGIC_LOGINS, OTP_CODE } from './logins.js';
+export type { MagicLogin } from './logins.js';

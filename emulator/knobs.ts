@@ -9,6 +9,7 @@ export const EMULATOR_ENDPOINTS = [
   'connections.list',
   'connections.get',
   'connections.delete',
+  'connectors.list',
 ] as const;
 
 export type EmulatorEndpoint = (typeof EMULATOR_ENDPOINTS)[number];

@@ -1,5 +1,6 @@
 /** `npm run emulator`: the Powens emulator alone, configured by EMULATOR_* variables. */
 import { startEmulator, type StartEmulatorOptions } from './server.js';
+import { knownTimeZone } from './util.js';
 
 interface EmulatorEnv {
   options: StartEmulatorOptions;
@@ -34,6 +35,12 @@ function parseEnv(env: NodeJS.ProcessEnv): EmulatorEnv {
         redirectUris: uris,
       },
     ];
+  }
+
+  const timeZone = env['EMULATOR_TIMEZONE'];
+  if (timeZone !== undefined && timeZone !== '') {
+    if (knownTimeZone(timeZone)) options.timeZone = timeZone;
+    else problems.push('EMULATOR_TIMEZONE: must be an IANA time zone such as Europe/Paris or UTC');
   }
 
   const publicUrl = env['EMULATOR_PUBLIC_URL'];

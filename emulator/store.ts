@@ -1,5 +1,5 @@
 import { CONNECTORS, type EmulatorConnector, findConnector } from './connectors.js';
-import { powensDate, randomToken } from './util.js';
+import { DEFAULT_TIME_ZONE, powensDate, randomToken } from './util.js';
 
 export type TemporaryCodeType = 'singleAccess' | 'requestAccess';
 
@@ -83,10 +83,32 @@ interface AuthorizationCodeRecord {
   expiresAt: number;
 }
 
-interface WebviewSessionRecord {
-  code: string;
-  userId: number;
+/** What a sign-in in the webview still has to go through after the credentials, in order. */
+export type LoginStep = 'question' | 'otp' | 'decoupled';
+
+/** A sign-in in progress (connect, or reconnect with credentials): kept between its pages. */
+export interface LoginProgress {
+  connectorId: number;
+  login: string;
+  steps: LoginStep[];
+  /** The bank already refused the password once (login `wrongpass`): the next one is taken. */
+  refusedOnce: boolean;
+  /** The "approve in your app" request was approved on the phone. */
+  approved: boolean;
+  /** The new connection's consent ends in a few days (login `expiring`). */
+  expiring: boolean;
+}
+
+/**
+ * A webview session: lets the pages after the first one keep working once a single-use code has
+ * been used (the manage page, the steps of a sign-in), like the cookie of Powens' own webview.
+ */
+export interface WebviewSession {
+  /** The temporary code the webview was opened with; undefined for a first connection. */
+  code: string | undefined;
+  userId: number | undefined;
   expiresAt: number;
+  progress: LoginProgress | undefined;
 }
 
 export interface SnapshotUser {
@@ -109,14 +131,6 @@ export interface EmulatorUserView {
 
 export type TemporaryCodeCheck = { ok: true; userId: number; type: TemporaryCodeType } | { ok: false; reason: 'unknown' | 'expired' | 'consumed' };
 
-function dateField(value: Date | string): string {
-  return typeof value === 'string' ? value : powensDate(value);
-}
-
-function nullableDateField(value: Date | string | null): string | null {
-  return value === null ? null : dateField(value);
-}
-
 /** The emulator's in-memory data: users, connections, tokens and codes. */
 export class EmulatorStore {
   private readonly usersById = new Map<number, UserRecord>();
@@ -125,13 +139,30 @@ export class EmulatorStore {
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly temporaryCodes = new Map<string, TemporaryCodeRecord>();
   private readonly authorizationCodes = new Map<string, AuthorizationCodeRecord>();
-  private readonly webviewSessions = new Map<string, WebviewSessionRecord>();
+  private readonly webviewSessions = new Map<string, WebviewSession>();
   // Ids keep growing across resetAll() so an id is never reused within a process.
   private nextUserId = 1;
   private nextConnectionId = 1;
   private lastSweep = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly now: () => Date) {}
+  /** `timeZone`: the zone whose wall-clock time the API's zone-less dates hold. */
+  constructor(
+    private readonly now: () => Date,
+    readonly timeZone: string = DEFAULT_TIME_ZONE,
+  ) {}
+
+  /** A date as Powens writes it: `YYYY-MM-DD HH:MM:SS` in the emulator's zone. */
+  date(value: Date): string {
+    return powensDate(value, this.timeZone);
+  }
+
+  private dateField(value: Date | string): string {
+    return typeof value === 'string' ? value : this.date(value);
+  }
+
+  private nullableDateField(value: Date | string | null): string | null {
+    return value === null ? null : this.dateField(value);
+  }
 
   clear(): void {
     this.usersById.clear();
@@ -150,7 +181,7 @@ export class EmulatorStore {
   // ---- users and tokens ----
 
   createUser(): UserRecord {
-    const user: UserRecord = { id: this.nextUserId++, signin: powensDate(this.now()) };
+    const user: UserRecord = { id: this.nextUserId++, signin: this.date(this.now()) };
     this.usersById.set(user.id, user);
     this.connectionIdsByUser.set(user.id, new Set());
     return user;
@@ -215,18 +246,25 @@ export class EmulatorStore {
     if (record !== undefined && record.type === 'singleAccess') record.consumed = true;
   }
 
-  // ---- webview sessions (let a manage page keep working after its single-use code was used) ----
+  // ---- webview sessions (pages after the first one, once a single-use code was used) ----
 
-  openWebviewSession(code: string, userId: number): string {
+  openWebviewSession(code: string | undefined, userId: number | undefined): string {
+    this.sweep();
     const id = randomToken(24);
-    this.webviewSessions.set(id, { code, userId, expiresAt: this.nowMs() + WEBVIEW_SESSION_TTL_MS });
+    this.webviewSessions.set(id, { code, userId, expiresAt: this.nowMs() + WEBVIEW_SESSION_TTL_MS, progress: undefined });
     return id;
   }
 
-  webviewSessionUser(sessionId: string, code: string): number | undefined {
+  /** The live session `sessionId` opened with `code` (both undefined for a first connection), or undefined. */
+  webviewSession(sessionId: string, code: string | undefined): WebviewSession | undefined {
     const record = this.webviewSessions.get(sessionId);
     if (record === undefined || record.code !== code || record.expiresAt <= this.nowMs()) return undefined;
-    return this.usersById.has(record.userId) ? record.userId : undefined;
+    if (record.userId !== undefined && !this.usersById.has(record.userId)) return undefined;
+    return record;
+  }
+
+  closeWebviewSession(sessionId: string): void {
+    this.webviewSessions.delete(sessionId);
   }
 
   // ---- authorization codes (the callback's `code`, exchanged at /auth/token/access) ----
@@ -260,12 +298,16 @@ export class EmulatorStore {
 
   // ---- connections ----
 
-  addConnection(userId: number, connectorId: number, init: { state?: string | null; errorMessage?: string | null } = {}): ConnectionRecord {
+  addConnection(
+    userId: number,
+    connectorId: number,
+    init: { state?: string | null; errorMessage?: string | null; expire?: Date | null } = {},
+  ): ConnectionRecord {
     const connector = findConnector(connectorId);
     if (connector === undefined) throw new Error(`Unknown connector ${connectorId}`);
     if (!this.usersById.has(userId)) throw new Error(`Unknown user ${userId}`);
     const now = this.now();
-    const created = powensDate(now);
+    const created = this.date(now);
     const connection: ConnectionRecord = {
       id: this.nextConnectionId++,
       userId,
@@ -275,8 +317,8 @@ export class EmulatorStore {
       errorMessage: init.errorMessage ?? null,
       lastUpdate: created,
       created,
-      nextTry: powensDate(new Date(now.getTime() + 24 * 3600 * 1000)),
-      expire: null,
+      nextTry: this.date(new Date(now.getTime() + 24 * 3600 * 1000)),
+      expire: init.expire === undefined || init.expire === null ? null : this.date(init.expire),
       active: true,
       connectorOverride: {},
       extra: {},
@@ -308,10 +350,10 @@ export class EmulatorStore {
     if (c === undefined) return false;
     if (patch.state !== undefined) c.state = patch.state;
     if (patch.error_message !== undefined) c.errorMessage = patch.error_message;
-    if (patch.last_update !== undefined) c.lastUpdate = nullableDateField(patch.last_update);
-    if (patch.created !== undefined) c.created = dateField(patch.created);
-    if (patch.next_try !== undefined) c.nextTry = nullableDateField(patch.next_try);
-    if (patch.expire !== undefined) c.expire = nullableDateField(patch.expire);
+    if (patch.last_update !== undefined) c.lastUpdate = this.nullableDateField(patch.last_update);
+    if (patch.created !== undefined) c.created = this.dateField(patch.created);
+    if (patch.next_try !== undefined) c.nextTry = this.nullableDateField(patch.next_try);
+    if (patch.expire !== undefined) c.expire = this.nullableDateField(patch.expire);
     if (patch.active !== undefined) c.active = patch.active;
     if (patch.id_connector !== undefined) c.connectorId = patch.id_connector;
     if (patch.connector_uuid !== undefined) c.connectorUuid = patch.connector_uuid;

@@ -30,7 +30,7 @@ export function findClient(ctx: EmulatorContext, clientId: string): EmulatorClie
 }
 
 export interface AddUserOptions {
-  connections?: { connectorId?: number; state?: string | null; errorMessage?: string | null }[];
+  connections?: { connectorId?: number; state?: string | null; errorMessage?: string | null; expire?: Date | null }[];
 }
 
 export interface AddedUser {
@@ -53,6 +53,8 @@ export interface EmulatorKnobs {
   setConnectionState(connectionId: number, state: string | null, errorMessage?: string | null): void;
   /** Sets any fields of a connection (dates as Date or raw string). Throws for an unknown id. */
   setConnectionField(connectionId: number, fields: ConnectionFieldPatch): void;
+  /** Makes a connection's consent (`expire`) end `days` from now (negative: already ended), or removes it (null). */
+  setConsentExpiry(connectionId: number, days: number | null): void;
   /** Creates a Powens user with a permanent token and connections (default one Demo Bank connection in state null). */
   addUser(options?: AddUserOptions): AddedUser;
   /** Clears the knobs and the call counters, not the data. */

@@ -1,8 +1,49 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Powens' date format: `YYYY-MM-DD HH:MM:SS`, no zone (the emulator uses UTC). */
-export function powensDate(date: Date): string {
-  return date.toISOString().slice(0, 19).replace('T', ' ');
+/**
+ * The zone the emulator writes its dates in unless told otherwise: Powens' dates carry no zone,
+ * and the wall-clock time they hold is read as Europe/Paris by a production integration
+ * (docs/POWENS-API.md, "Dates").
+ */
+export const DEFAULT_TIME_ZONE = 'Europe/Paris';
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+/** Throws a RangeError for a zone Intl does not know. */
+function wallClock(timeZone: string): Intl.DateTimeFormat {
+  let f = wallClocks.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    wallClocks.set(timeZone, f);
+  }
+  return f;
+}
+
+/** Whether `timeZone` is a zone Intl knows (`Europe/Paris`, `UTC`). */
+export function knownTimeZone(timeZone: string): boolean {
+  try {
+    wallClock(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Powens' date format: `YYYY-MM-DD HH:MM:SS`, no zone: the wall-clock time in `timeZone` (default UTC). */
+export function powensDate(date: Date, timeZone = 'UTC'): string {
+  if (timeZone === 'UTC') return date.toISOString().slice(0, 19).replace('T', ' ');
+  const p: Record<string, string> = {};
+  for (const part of wallClock(timeZone).formatToParts(date)) p[part.type] = part.value;
+  return `${(p.year ?? '').padStart(4, '0')}-${p.month ?? ''}-${p.day ?? ''} ${p.hour ?? ''}:${p.minute ?? ''}:${p.second ?? ''}`;
 }
 
 /** An opaque random string (base64url), for tokens, codes and request ids. */

@@ -6,7 +6,7 @@
 import { createHmac, randomInt } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { EmulatorStore, PowensConnection } from './store.js';
-import { isRecord, powensDate } from './util.js';
+import { isRecord } from './util.js';
 
 export const WEBHOOK_EVENTS = ['USER_CREATED', 'USER_DELETED', 'CONNECTION_SYNCED', 'CONNECTION_DELETED'] as const;
 export type BuiltWebhookEvent = (typeof WEBHOOK_EVENTS)[number];
@@ -151,7 +151,7 @@ export function buildWebhookPayload(store: EmulatorStore, now: Date, event: Buil
       return { user: userJson(store, userId), connection: { ...connection, accounts: accountsOf(connection) } };
     case 'CONNECTION_DELETED': {
       if (subject.connectionId === undefined) throw new TypeError('CONNECTION_DELETED needs a connectionId');
-      const deleted = powensDate(now);
+      const deleted = store.date(now);
       if (connection === undefined) return { id: subject.connectionId, id_user: userId, deleted };
       const { connector: _connector, ...fields } = connection;
       return { ...fields, deleted };

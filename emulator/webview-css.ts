@@ -65,5 +65,11 @@ button { font: inherit; border-radius: 6px; padding: 0.55rem 1.1rem; cursor: poi
 .form-error, .error-message { color: var(--danger); background: #fef3f2; border-radius: 6px; padding: 0.5rem 0.75rem; }
 .error-status { color: var(--muted); font-size: 0.85rem; }
 .emulator-note { margin-top: 1rem; font-size: 0.72rem; color: var(--muted); text-align: center; }
+.bank-only { cursor: default; margin-bottom: 1.25rem; }
+.bank-only:hover { border-color: var(--line); }
+.test-logins { border-top: 1px dashed var(--line); padding-top: 0.75rem; margin-top: 0.25rem; }
+ul.hint { padding-left: 1.1rem; }
+ul.hint li { margin-bottom: 0.2rem; }
+.notice + form, .form-error + form { margin-top: 1rem; }
 code { font-size: 0.85em; background: var(--bg); padding: 0.05rem 0.3rem; border-radius: 4px; }
 `;

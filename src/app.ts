@@ -17,6 +17,7 @@ import type { Logger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { opsRoutes } from './ops/routes.js';
 import type { PowensClient } from './powens/client.js';
+import { ConnectorsCatalogue } from './powens/connectors.js';
 import { FlowStore } from './storage/flows.js';
 import { createKeys } from './storage/keys.js';
 import type { RedisClient } from './storage/redis.js';
@@ -62,7 +63,23 @@ export function createApp(deps: AppDeps): BuiltApp {
   const tokens = new TokenStore(redis, keys, config.tokenKeys, onStoreError);
   const flows = new FlowStore(redis, keys, now, onStoreError);
   const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError });
-  const connections = new Connections({ tokens, powens, cache, logger, now });
+  const connections = new Connections({
+    tokens,
+    powens,
+    cache,
+    logger,
+    now,
+    views: { timeZone: config.powens.timeZone, consentWarningDays: config.consentWarningDays },
+  });
+  const connectors = new ConnectorsCatalogue({
+    redis,
+    keys,
+    powens,
+    domain: config.powens.domain,
+    ttlSeconds: config.connectorsCacheTtlSeconds,
+    logger,
+    onStoreError,
+  });
   const auth = createAuthenticator(config);
   const limits = createRateLimits({ config, redis, keys, auth, onStoreError });
   const session = createSessionMiddleware(config, redis, keys, onStoreError);
@@ -97,9 +114,10 @@ export function createApp(deps: AppDeps): BuiltApp {
 
   // Rate limits on the flow routes and the API: per IP before the session is read, per user after it.
   // The demo knows its user from the session; the other modes need no session for the API.
-  const apiGuards: RequestHandler[] = [limits.perIp, ...(auth.mode === 'demo' ? [session] : []), limits.perUser, requireUser(auth, config, 'json')];
+  const apiLimits: RequestHandler[] = [limits.perIp, ...(auth.mode === 'demo' ? [session] : []), limits.perUser];
+  const apiGuards: RequestHandler[] = [...apiLimits, requireUser(auth, config, 'json')];
   addRoutes(app, [
-    ...apiRoutes({ config, connections, guards: apiGuards }),
+    ...apiRoutes({ config, connections, connectors, guards: apiGuards, limits: apiLimits }),
     ...flowRoutes({
       config,
       auth,

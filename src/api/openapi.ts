@@ -137,15 +137,25 @@ const schemas: Record<string, JsonSchema> = {
       message: { type: ['string', 'null'], description: 'Text from the bank meant for the user, or null.' },
       lastUpdate: { ...ISO_DATE, description: 'Last successful sync (ISO 8601, UTC), or null before the first one.' },
       createdAt: { ...ISO_DATE, description: 'When the connection was added (ISO 8601, UTC).' },
-      expiresAt: { ...ISO_DATE, description: 'When the bank consent expires (ISO 8601, UTC), when Powens gives it.' },
+      expiresAt: {
+        ...ISO_DATE,
+        description:
+          "When the bank consent ends (ISO 8601, UTC), from Powens' `expire`, or null when Powens gives none. Past it, the connection stops syncing until the user reconnects.",
+      },
+      expiresSoon: {
+        type: 'boolean',
+        description:
+          'True when the consent ends within CONSENT_WARNING_DAYS (default 14) or has ended: show `reconnectUrl` to renew it. Decided when the list is read from Powens, so it may lag by CONNECTIONS_CACHE_TTL_SECONDS.',
+      },
       active: { type: 'boolean', description: 'Whether Powens still syncs this connection.' },
       reconnectUrl: {
         type: ['string', 'null'],
         pattern: '^/reconnect/[1-9][0-9]*$',
-        description: 'For `action_needed`: the path on this service that opens the reconnect webview. Otherwise null.',
+        description:
+          'When the status is `action_needed` or `expiresSoon` is true: the path on this service that opens the reconnect webview (a browser navigation). Otherwise null.',
       },
     },
-    required: ['id', 'connector', 'state', 'status', 'message', 'lastUpdate', 'createdAt', 'expiresAt', 'active', 'reconnectUrl'],
+    required: ['id', 'connector', 'state', 'status', 'message', 'lastUpdate', 'createdAt', 'expiresAt', 'expiresSoon', 'active', 'reconnectUrl'],
     additionalProperties: false,
   },
   Connections: {
@@ -155,6 +165,32 @@ const schemas: Record<string, JsonSchema> = {
       connections: { type: 'array', items: { $ref: '#/components/schemas/Connection' } },
     },
     required: ['linked', 'connections'],
+    additionalProperties: false,
+  },
+  ListedConnector: {
+    description: 'A bank or provider the user can connect on this Powens domain.',
+    type: 'object',
+    properties: {
+      id: { type: 'integer', description: 'Powens connector id; not stable across Powens domains.' },
+      uuid: {
+        type: 'string',
+        description: 'Powens connector uuid, stable across domains: what `/connect?connector_uuid=` takes.',
+        examples: ['f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59'],
+      },
+      name: { type: 'string', description: 'Display name, e.g. "Demo Bank".' },
+      capabilities: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'What the connector offers, e.g. `bank`, `bankwealth`, `transfer`, `document`; other values may appear.',
+      },
+    },
+    required: ['id', 'uuid', 'name', 'capabilities'],
+    additionalProperties: false,
+  },
+  Connectors: {
+    type: 'object',
+    properties: { connectors: { type: 'array', items: { $ref: '#/components/schemas/ListedConnector' } } },
+    required: ['connectors'],
     additionalProperties: false,
   },
   Problem: {
@@ -268,10 +304,14 @@ export function createOpenApiDocument(config: Config): OpenApiDocument {
         'Responses are JSON; errors are `application/problem+json`. State-changing calls (any method but GET, HEAD, ' +
         'OPTIONS) need the header `X-CSRF: 1` and, when an `Origin` header is present, an origin in CORS_ORIGINS or ' +
         'PUBLIC_URL; otherwise 403. Browsers on CORS_ORIGINS may call with credentials. Adding, reconnecting and ' +
-        'managing connections are browser navigations, not API calls: `/connect`, `/reconnect/{id}`, `/manage`.',
+        'managing connections are browser navigations, not API calls: `/connect` (optionally ' +
+        '`?connector_uuid=<uuid>`, repeatable, to offer only the banks picked from `GET /connectors`), `/reconnect/{id}`, `/manage`.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
-    tags: [{ name: 'connections', description: "The user's bank connections at Powens." }],
+    tags: [
+      { name: 'connections', description: "The user's bank connections at Powens." },
+      { name: 'connectors', description: 'The banks of the Powens domain, for an app that shows its own bank picker.' },
+    ],
     paths: {
       '/me/connections': {
         get: {
@@ -300,6 +340,7 @@ export function createOpenApiDocument(config: Config): OpenApiDocument {
                             lastUpdate: '2026-11-24T10:00:00Z',
                             createdAt: '2026-11-20T08:30:15Z',
                             expiresAt: '2027-02-18T08:30:15Z',
+                            expiresSoon: false,
                             active: true,
                             reconnectUrl: '/reconnect/42',
                           },
@@ -339,6 +380,42 @@ export function createOpenApiDocument(config: Config): OpenApiDocument {
             },
           ],
           responses: { '204': noContent, ...errors('400', '403', '404', '413') },
+        },
+      },
+      '/connectors': {
+        get: {
+          operationId: 'listConnectors',
+          summary: "The domain's connectors, for a bank picker",
+          description:
+            'The banks and providers users can connect on this Powens domain (Powens `GET /connectors`, hidden ones left out), ' +
+            'cached for CONNECTORS_CACHE_TTL_SECONDS. Needs no user: it is the same for everyone. Send the chosen `uuid` to ' +
+            '`/connect?connector_uuid=<uuid>` to open the webview on that bank.',
+          tags: ['connectors'],
+          security: [],
+          responses: {
+            '200': {
+              description: 'The connectors.',
+              content: {
+                [JSON_TYPE]: {
+                  schema: { $ref: '#/components/schemas/Connectors' },
+                  examples: {
+                    two: {
+                      summary: 'Two banks',
+                      value: {
+                        connectors: [
+                          { id: 59, uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59', name: 'Demo Bank', capabilities: ['bank'] },
+                          { id: 338, uuid: '9b2f3c1d-7e4a-5f6b-8c9d-0a1b2c3d4338', name: 'Sandbox Neobank', capabilities: ['bank', 'transfer'] },
+                        ],
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            '429': ref('responses', 'TooManyRequests'),
+            '502': ref('responses', 'BadGateway'),
+            '503': ref('responses', 'Unavailable'),
+          },
         },
       },
       '/openapi.json': {

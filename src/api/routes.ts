@@ -5,6 +5,7 @@ import type { Connections } from '../connections/service.js';
 import { AppError } from '../errors.js';
 import { parseId } from '../http/params.js';
 import type { RouteSpec } from '../http/routes.js';
+import type { ConnectorsCatalogue } from '../powens/connectors.js';
 import { createOpenApiDocument } from './openapi.js';
 
 export interface ApiDeps {
@@ -12,9 +13,12 @@ export interface ApiDeps {
   connections: Connections;
   /** Per IP, then (demo only) the session, then per user, then the user itself: 401 without one. */
   guards: readonly RequestHandler[];
+  /** The same rate limits without requiring a user: for what is the same for everyone. */
+  limits: readonly RequestHandler[];
+  connectors: ConnectorsCatalogue;
 }
 
-/** /openapi.json and the user's connections. */
+/** /openapi.json, the domain's connectors and the user's connections. */
 export function apiRoutes(deps: ApiDeps): RouteSpec[] {
   // Scoped to the API: the demo sign-in sets its own, smaller limit.
   const body = express.json({ limit: '16kb', strict: true });
@@ -29,6 +33,20 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
       handler: (_req, res) => {
         res.setHeader('Cache-Control', 'public, max-age=300');
         res.type('application/json').send(openapi);
+      },
+    },
+    {
+      // No user needed: the domain's connector list is the same for everyone (Powens serves it
+      // without authentication), so an app may show its bank picker before its user signs in.
+      method: 'get',
+      path: '/connectors',
+      format: 'json',
+      use: [...deps.limits],
+      handler: async (_req, res) => {
+        const json = await deps.connectors.json();
+        res.setHeader('Cache-Control', 'public, max-age=300');
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.send(json);
       },
     },
     {

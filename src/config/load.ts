@@ -107,6 +107,7 @@ function toConfig(e: Parsed): Config {
       webviewLang: e.POWENS_WEBVIEW_LANG,
       timeoutMs: e.POWENS_TIMEOUT_MS,
       retries: e.POWENS_RETRIES,
+      timeZone: e.POWENS_TIMEZONE,
     },
     redis: redisConfig(e),
     sessionSecrets,
@@ -122,6 +123,8 @@ function toConfig(e: Parsed): Config {
     rateLimit: { perIp: e.RATE_LIMIT_PER_IP, perUser: e.RATE_LIMIT_PER_USER },
     metricsToken: e.METRICS_TOKEN,
     connectionsCacheTtlSeconds: e.CONNECTIONS_CACHE_TTL_SECONDS,
+    consentWarningDays: e.CONSENT_WARNING_DAYS,
+    connectorsCacheTtlSeconds: e.CONNECTORS_CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     generated,
@@ -210,6 +213,7 @@ export function loadDemoConfig(env: Env): DemoConfigResult {
         publicUrl,
         domain: service.powens.domain,
         clients: [{ clientId: DEMO_CLIENT_ID, clientSecret, redirectUris: [service.powens.redirectUri] }],
+        timeZone: service.powens.timeZone,
       },
     };
   });

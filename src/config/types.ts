@@ -60,6 +60,8 @@ export interface Config {
     webviewLang: WebviewLang | undefined;
     timeoutMs: number;
     retries: number;
+    /** How zone-less Powens dates are read (an IANA zone). */
+    timeZone: string;
   };
   redis: RedisConfig;
   sessionSecrets: string[];
@@ -76,6 +78,8 @@ export interface Config {
   rateLimit: { perIp: number; perUser: number };
   metricsToken: string | undefined;
   connectionsCacheTtlSeconds: number;
+  consentWarningDays: number;
+  connectorsCacheTtlSeconds: number;
   shutdownTimeoutMs: number;
   keepAliveTimeoutMs: number;
   /** Values generated because the variable was unset outside production; the caller warns. */
@@ -106,6 +110,8 @@ export interface DemoConfig {
     /** The API host the emulator expects in the webview's `domain` parameter: POWENS_DOMAIN. */
     domain: string;
     clients: { clientId: string; clientSecret: string; redirectUris: string[] }[];
+    /** The zone the emulator writes its dates in: POWENS_TIMEZONE, so both read them alike. */
+    timeZone: string;
   };
 }
 

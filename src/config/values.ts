@@ -69,6 +69,17 @@ export function oneOf<const T extends readonly string[]>(values: T, message = `m
     .transform((v) => v as T[number]);
 }
 
+/** An IANA time zone Intl knows (`Europe/Paris`, `UTC`), by its canonical name. */
+export function timeZone() {
+  return z.string().transform((v, ctx) => {
+    try {
+      return new Intl.DateTimeFormat('en-US', { timeZone: v }).resolvedOptions().timeZone;
+    } catch {
+      return fail(ctx, 'must be an IANA time zone such as Europe/Paris or UTC');
+    }
+  });
+}
+
 export const logLevel = () => oneOf(LOG_LEVELS);
 export const webviewLang = () => oneOf(WEBVIEW_LANGS);
 export const authMode = () =>

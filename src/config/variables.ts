@@ -170,6 +170,26 @@ export const SERVICE_VARIABLES = {
     description:
       'Retries of idempotent (GET) calls to Powens that failed fast (429, 5xx, reset connection), within the deadline above; never for POST or DELETE.',
   }),
+  POWENS_TIMEZONE: variable({
+    section: 'Powens',
+    type: t.timeZone(),
+    default: 'Europe/Paris',
+    description:
+      'How Powens\' zone-less dates (`YYYY-MM-DD HH:MM:SS`: last sync, consent end) are read: an IANA time zone. Powens documents none; a production connector reads them as Europe/Paris (docs/POWENS-API.md, "Dates"). A date that carries `Z` or an offset keeps it.',
+  }),
+  CONSENT_WARNING_DAYS: variable({
+    section: 'Powens',
+    type: t.int(0, 365),
+    default: '14',
+    description:
+      'A connection whose bank consent (`expire`) ends within this many days, or has ended, is `expiresSoon` in `GET /me/connections`, with a `reconnectUrl` to renew it.',
+  }),
+  CONNECTORS_CACHE_TTL_SECONDS: variable({
+    section: 'Powens',
+    type: t.int(0, 86400),
+    default: '3600',
+    description: "How long the domain's connector list (`GET /connectors`) is cached in Redis, shared by every instance, in seconds; `0` turns the cache off.",
+  }),
   CONNECTIONS_CACHE_TTL_SECONDS: variable({
     section: 'Powens',
     type: t.int(0, 86400),

@@ -2,7 +2,7 @@ import { safeEqual } from '../crypto.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { PowensClient } from '../powens/client.js';
-import { toConnectionView, type ConnectionView } from '../powens/status.js';
+import { needsNewCredentials, toConnectionView, type ConnectionView, type ViewOptions } from '../powens/status.js';
 import type { StoredToken, TokenStore } from '../storage/tokens.js';
 import type { ConnectionsCache } from './cache.js';
 
@@ -19,6 +19,16 @@ export interface ConnectionsDeps {
   cache: ConnectionsCache;
   logger: Logger;
   now: () => number;
+  /** How Powens' dates and consent ends are read (POWENS_TIMEZONE, CONSENT_WARNING_DAYS). */
+  views: Omit<ViewOptions, 'now'>;
+}
+
+/** What opens the webview for an existing Powens user. */
+export interface WebviewCode {
+  /** A single-use temporary code of the user's Powens user. */
+  code: string;
+  /** A reconnect of a connection whose credentials the bank refused: the webview asks for new ones. */
+  resetCredentials: boolean;
 }
 
 /**
@@ -43,12 +53,14 @@ export class Connections {
   /**
    * A single-use temporary code to open the webview for the user's Powens user (so a new
    * connection joins it instead of creating a second user), or null when the user has no usable
-   * token. With a connection id, that connection must exist (CONNECTION_NOT_FOUND otherwise).
+   * token. With a connection id, that connection must exist (CONNECTION_NOT_FOUND otherwise),
+   * and its state says whether the reconnect must reset the credentials.
    */
-  async webviewCode(userId: string, connectionId: number | null): Promise<string | null> {
+  async webviewCode(userId: string, connectionId: number | null): Promise<WebviewCode | null> {
     return this.withToken(userId, async (token) => {
-      if (connectionId !== null) await this.deps.powens.getConnection(token, connectionId);
-      return this.deps.powens.temporaryCode(token, 'singleAccess');
+      const connection = connectionId === null ? null : await this.deps.powens.getConnection(token, connectionId);
+      const code = await this.deps.powens.temporaryCode(token, 'singleAccess');
+      return { code, resetCredentials: connection !== null && needsNewCredentials(connection) };
     });
   }
 
@@ -130,7 +142,10 @@ export class Connections {
 
   private async load(userId: string): Promise<ConnectionView[] | null> {
     const raw = await this.withToken(userId, (token) => this.deps.powens.listConnections(token));
-    return raw === null ? null : raw.map(toConnectionView);
+    if (raw === null) return null;
+    // expiresSoon is decided now and cached with the list: it lags by at most the cache's TTL.
+    const opts: ViewOptions = { ...this.deps.views, now: this.deps.now() };
+    return raw.map((c) => toConnectionView(c, opts));
   }
 
   /** Runs `use` with the user's token; null when the user has none, or Powens refused it (dropped). */

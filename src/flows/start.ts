@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Connections } from '../connections/service.js';
 import { AppError } from '../errors.js';
 import { parseId, singleParam } from '../http/params.js';
-import { safeReturnTo } from '../http/return-to.js';
+import { safeReturnTo, withQuery } from '../http/return-to.js';
 import type { FlowKind, FlowStore } from '../storage/flows.js';
 import { sessionOp } from '../storage/session.js';
 import { startPath } from './links.js';
@@ -29,8 +29,11 @@ export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
     const badId = kind === 'reconnect' && connectionId === null;
     res.locals.page = { retryPath: badId ? '/' : startPath(kind, returnTo, connectionId) };
     if (badId) throw new AppError('CONNECTION_NOT_FOUND');
+    const connectorUuids = kind === 'connect' ? connectorUuidsParam(req.query) : [];
+    if (connectorUuids.length > 0) res.locals.page = { retryPath: withConnectorUuids(startPath(kind, returnTo, null), connectorUuids) };
 
-    const code = await deps.connections.webviewCode(userId, connectionId);
+    const minted = await deps.connections.webviewCode(userId, connectionId);
+    const code = minted?.code ?? null;
     if (code === null && kind !== 'connect') throw new AppError('NOT_LINKED', { retryPath: '/connect' });
     // Only now, once the flow will start: a refused request must not leave a session behind.
     await bindSession(req, userId);
@@ -45,6 +48,8 @@ export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
       state,
       ...(code !== null ? { code } : {}),
       ...(connectionId !== null ? { connectionId } : {}),
+      ...(connectorUuids.length > 0 ? { connectorUuids } : {}),
+      ...(minted?.resetCredentials === true ? { resetCredentials: true } : {}),
     });
     // A bare 302: res.redirect would negotiate a body from the Accept header (a third of the
     // cost of Express's part of the request) that no browser shows for a redirect.
@@ -53,6 +58,36 @@ export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
     res.setHeader('Location', location);
     res.end();
   };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_CONNECTOR_UUIDS = 50;
+
+/**
+ * `connector_uuid` of /connect: repeatable (a comma-separated value is read as several), each a
+ * UUID, at most 50; lower-cased, duplicates dropped. Anything else is a 400: a picker that sends
+ * a wrong value must not silently open the full bank list instead.
+ */
+function connectorUuidsParam(query: unknown): string[] {
+  const raw: unknown = typeof query === 'object' && query !== null ? (query as Record<string, unknown>).connector_uuid : undefined;
+  if (raw === undefined) return [];
+  const values = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  const uuids = new Set<string>();
+  for (const value of values) {
+    if (typeof value !== 'string' || value.length > 2048) throw new AppError('BAD_REQUEST', { logDetail: { param: 'connector_uuid', reason: 'not a string' } });
+    for (const part of value.split(',')) {
+      const uuid = part.trim().toLowerCase();
+      if (!UUID.test(uuid)) throw new AppError('BAD_REQUEST', { logDetail: { param: 'connector_uuid', reason: 'not a UUID' } });
+      uuids.add(uuid);
+    }
+  }
+  if (uuids.size > MAX_CONNECTOR_UUIDS) throw new AppError('BAD_REQUEST', { logDetail: { param: 'connector_uuid', reason: 'too many', count: uuids.size } });
+  return [...uuids];
+}
+
+/** The start path with the same connectors (comma-separated, read back as several), for the "try again" link. */
+function withConnectorUuids(path: string, uuids: readonly string[]): string {
+  return withQuery(path, 'connector_uuid', uuids.join(','));
 }
 
 /** The session follows the signed-in user: a different user gets a fresh session id (fixation). */

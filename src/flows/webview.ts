@@ -29,9 +29,17 @@ export interface WebviewParams {
   state: string;
   code?: string;
   connectionId?: number;
+  /** connect: the connectors to offer (one skips Powens' bank chooser). */
+  connectorUuids?: readonly string[];
+  /** reconnect: ask the user for new credentials. */
+  resetCredentials?: boolean;
 }
 
-/** `${POWENS_WEBVIEW_URL}/{lang}/{flow}?domain&client_id&redirect_uri&state[&code][&connection_id]`. */
+/**
+ * `${POWENS_WEBVIEW_URL}/{lang}/{flow}?domain&client_id&redirect_uri&state[&code][&connection_id]`
+ * `[&connector_uuids][&reset_credentials=true]` (DOCS webview: `connector_uuids` comma-separated;
+ * `reset_credentials` sent only when true, as the SDK does).
+ */
 export function webviewUrl(config: Config, lang: WebviewLang, kind: FlowKind, p: WebviewParams): string {
   const url = new URL(`${config.powens.webviewUrl}/${lang}/${kind}`);
   // Built apart and assigned once: each url.searchParams.set re-serializes the whole query.
@@ -43,6 +51,8 @@ export function webviewUrl(config: Config, lang: WebviewLang, kind: FlowKind, p:
   });
   if (p.code !== undefined) query.set('code', p.code);
   if (p.connectionId !== undefined) query.set('connection_id', String(p.connectionId));
+  if (p.connectorUuids !== undefined && p.connectorUuids.length > 0) query.set('connector_uuids', p.connectorUuids.join(','));
+  if (p.resetCredentials === true) query.set('reset_credentials', 'true');
   url.search = query.toString();
   return url.href;
 }

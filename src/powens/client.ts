@@ -7,6 +7,8 @@ import { AppError } from '../errors.js';
 import {
   connection as connectionSchema,
   connectionsAnswer,
+  connectorsAnswer,
+  listedConnector,
   temporaryCodeAnswer,
   tokenAnswer,
   userAnswer,
@@ -16,7 +18,23 @@ import {
 
 /** Names for metrics and logs; never a URL (URLs may carry ids or codes). */
 export type PowensEndpoint =
-  'token.access' | 'token.code' | 'token.delete' | 'users.me' | 'users.delete' | 'connections.list' | 'connections.get' | 'connections.delete';
+  | 'token.access'
+  | 'token.code'
+  | 'token.delete'
+  | 'users.me'
+  | 'users.delete'
+  | 'connections.list'
+  | 'connections.get'
+  | 'connections.delete'
+  | 'connectors.list';
+
+/** A connector of the domain, as the bank picker needs it. */
+export interface Connector {
+  id: number;
+  uuid: string;
+  name: string;
+  capabilities: string[];
+}
 
 export interface PowensCallObserver {
   /** `outcome` is 'ok' or the catalogue code of the failure. */
@@ -120,6 +138,23 @@ export class PowensClient {
     });
   }
 
+  /**
+   * GET /connectors: the domain's connectors. Powens asks for no authentication here (DOCS
+   * connectors: "This endpoint does not require authentication"), so no token is sent. Entries
+   * that are hidden or lack an id, uuid or name are left out; `skipped` counts them.
+   */
+  async listConnectors(): Promise<{ connectors: Connector[]; skipped: number }> {
+    const body = await this.call('connectors.list', 'GET', 'connectors', connectorsAnswer, {});
+    const connectors: Connector[] = [];
+    for (const raw of body.connectors) {
+      const parsed = listedConnector.safeParse(raw);
+      if (!parsed.success || parsed.data.hidden === true) continue;
+      const { id, uuid, name, capabilities = [] } = parsed.data;
+      connectors.push({ id, uuid, name, capabilities });
+    }
+    return { connectors, skipped: body.connectors.length - connectors.length };
+  }
+
   async deleteConnection(token: string, id: number): Promise<void> {
     await this.call('connections.delete', 'DELETE', `users/me/connections/${id}`, null, { token });
   }
@@ -193,7 +228,7 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
       endpoint,
       status,
       powensCode: typeof b.code === 'string' ? b.code.slice(0, 64) : undefined,
-      powensRequestId: typeof b.request_id === 'string' ? b.request_id.slice(0, 64) : undefined,
+      powensRequestId: requestId(b.request_id),
     };
     const cause = sanitizedCause(err);
     // The token exchange authenticates the client application, not a user: a 401 there means a
@@ -224,6 +259,16 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
     return new AppError('POWENS_UNAVAILABLE', { cause, logDetail: { endpoint, reason: cause.code } });
   }
   return new AppError('POWENS_UNAVAILABLE', { cause: err, logDetail: { endpoint } });
+}
+
+/**
+ * Powens' `request_id`, for the log line an operator quotes to Powens support. The docs type it
+ * "Integer or null", the SDK's ServiceError a string: both are kept, as text (capped).
+ */
+function requestId(value: unknown): string | undefined {
+  if (typeof value === 'string' && value !== '') return value.slice(0, 64);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
 }
 
 /**

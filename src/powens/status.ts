@@ -1,3 +1,4 @@
+import { isoDate } from './dates.js';
 import type { PowensConnection } from './types.js';
 
 export const CONNECTION_STATUSES = ['ok', 'syncing', 'action_needed', 'temporary_error', 'unknown'] as const;
@@ -15,7 +16,13 @@ export const ACTION_NEEDED_STATES = [
 ] as const;
 /** Powens states that clear by themselves. */
 export const TEMPORARY_ERROR_STATES = ['rateLimiting', 'websiteUnavailable', 'bug'] as const;
+/**
+ * Powens states where the bank refused the stored credentials: their reconnect opens the webview
+ * with `reset_credentials=true`, so the user types new ones (DOCS webview, reconnect flow).
+ */
+export const RESET_CREDENTIALS_STATES = ['wrongpass', 'passwordExpired'] as const;
 const ACTION_NEEDED = new Set<string>(ACTION_NEEDED_STATES);
+const RESET_CREDENTIALS = new Set<string>(RESET_CREDENTIALS_STATES);
 const TEMPORARY = new Set<string>(TEMPORARY_ERROR_STATES);
 
 /** Powens' `state` (null when the last sync went well) to the status the JSON API serves (README, "JSON API"). */
@@ -27,18 +34,6 @@ export function connectionStatus(state: string | null | undefined, lastUpdate: s
   return 'unknown';
 }
 
-/** Powens dates are `YYYY-MM-DD HH:MM:SS` in UTC without a zone; ISO 8601 is what we serve. */
-export function isoDate(value: string | null | undefined): string | null {
-  if (value === null || value === undefined || value === '') return null;
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value);
-  if (m !== null) {
-    const d = new Date(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`);
-    return Number.isNaN(d.getTime()) ? null : d.toISOString().replace('.000Z', 'Z');
-  }
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}T00:00:00Z`;
-  return null;
-}
-
 export interface ConnectionView {
   id: number;
   connector: { id: number | null; name: string | null; uuid: string | null };
@@ -48,15 +43,39 @@ export interface ConnectionView {
   lastUpdate: string | null;
   createdAt: string | null;
   expiresAt: string | null;
+  expiresSoon: boolean;
   active: boolean;
   reconnectUrl: string | null;
 }
 
-export function toConnectionView(c: PowensConnection): ConnectionView {
-  // `error` is the legacy twin of `state` (older API versions send only it). An answer that has only
-  // `error` would otherwise show a connection that needs the user as ok.
-  const state = c.state !== undefined ? c.state : (c.error ?? null);
+/** Powens' `state` of a connection, or its legacy twin `error` when only that one is sent. */
+function stateOf(c: PowensConnection): string | null {
+  // Older API versions send only `error`: read alone, `state` would show a connection that
+  // needs the user as ok.
+  return c.state !== undefined ? c.state : (c.error ?? null);
+}
+
+/** Whether a reconnect of this connection must ask the user for new credentials. */
+export function needsNewCredentials(c: PowensConnection): boolean {
+  const state = stateOf(c);
+  return state !== null && RESET_CREDENTIALS.has(state);
+}
+
+export interface ViewOptions {
+  /** How zone-less Powens dates are read (POWENS_TIMEZONE). */
+  timeZone: string;
+  /** A consent ending within this many days is `expiresSoon` (CONSENT_WARNING_DAYS). */
+  consentWarningDays: number;
+  /** Now, in ms since the epoch. */
+  now: number;
+}
+
+export function toConnectionView(c: PowensConnection, opts: ViewOptions): ConnectionView {
+  const state = stateOf(c);
   const status = connectionStatus(state, c.last_update);
+  const expiresAt = isoDate(c.expire, opts.timeZone);
+  // A consent already ended counts too: the connection stopped syncing and needs a reconnect.
+  const expiresSoon = expiresAt !== null && Date.parse(expiresAt) - opts.now <= opts.consentWarningDays * 86_400_000;
   return {
     id: c.id,
     connector: {
@@ -67,10 +86,11 @@ export function toConnectionView(c: PowensConnection): ConnectionView {
     state,
     status,
     message: c.error_message ?? null,
-    lastUpdate: isoDate(c.last_update),
-    createdAt: isoDate(c.created),
-    expiresAt: isoDate(c.expire),
+    lastUpdate: isoDate(c.last_update, opts.timeZone),
+    createdAt: isoDate(c.created, opts.timeZone),
+    expiresAt,
+    expiresSoon,
     active: c.active ?? true,
-    reconnectUrl: status === 'action_needed' ? `/reconnect/${c.id}` : null,
+    reconnectUrl: status === 'action_needed' || expiresSoon ? `/reconnect/${c.id}` : null,
   };
 }

@@ -57,6 +57,24 @@ export const connection = z
 
 export const connectionsAnswer = z.object({ connections: z.array(connection) }).loose();
 
+/**
+ * `GET /connectors`: `{connectors: [...]}` (DOCS connectors; SDK `connectors.yml`). Entries are
+ * read one by one (see `listedConnector`), so one odd connector does not empty a bank picker.
+ * No paging is documented for this list; a `_links` member would be tolerated and ignored.
+ */
+export const connectorsAnswer = z.object({ connectors: z.array(z.unknown()) }).loose();
+
+/** A connector of the list: `id` (not stable across domains), `uuid` (stable), `name`, `capabilities`. */
+export const listedConnector = z
+  .object({
+    id: z.number().int(),
+    uuid: z.string().min(1).max(64),
+    name: z.string().min(1).max(200),
+    capabilities: z.array(z.string().max(64)).max(32).optional(),
+    hidden: z.boolean().optional(),
+  })
+  .loose();
+
 export type PowensConnection = z.infer<typeof connection>;
 export type PowensConnector = z.infer<typeof connector>;
 

@@ -17,6 +17,8 @@ export interface Keys {
   connectionsGeneration(userId: string): string;
   webhookSeen(id: string): string;
   rateLimitPrefix: string;
+  /** The connector list of a Powens domain (shared by every user and instance). */
+  connectors(domain: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -42,5 +44,6 @@ export function createKeys(prefix: string): Keys {
     connectionsGeneration: (userId) => `${prefix}connections-gen:{${enc(userId)}}`,
     webhookSeen: (id) => `${prefix}webhook-seen:${enc(id)}`,
     rateLimitPrefix: `${prefix}rl`,
+    connectors: (domain) => `${prefix}connectors:${enc(domain)}`,
   };
 }

@@ -164,6 +164,25 @@ async function afterFlow() {
   else notice(name + ' is connected.');
 }
 
+/**
+ * The app's own bank picker: GET /connectors lists the domain's banks, and the chosen one opens
+ * the webview on that bank alone (/connect?connector_uuid=...), without Powens' chooser.
+ */
+async function bankPicker() {
+  const toolbar = document.querySelector('.toolbar');
+  if (!toolbar) return;
+  let list;
+  try { list = await api('GET', '/connectors'); } catch { return; }
+  if (!list || !Array.isArray(list.connectors) || list.connectors.length === 0) return;
+  const select = el('select', { id: 'bank-picker', 'aria-label': 'Your bank' },
+    ...list.connectors.map((c) => el('option', { value: c.uuid }, c.name)));
+  const go = el('a', { class: 'button secondary', id: 'connect-bank' }, 'Connect this bank');
+  const target = () => '/connect?connector_uuid=' + encodeURIComponent(select.value) + '&return_to=' + encodeURIComponent('/?done=connect');
+  go.setAttribute('href', target());
+  select.addEventListener('change', () => go.setAttribute('href', target()));
+  toolbar.after(el('div', { class: 'toolbar bank-picker' }, el('label', { for: 'bank-picker' }, 'Or pick your bank first: '), select, go));
+}
+
 function home() {
   document.getElementById('sign-out').addEventListener('click', async () => {
     try { await api('DELETE', '/demo/session'); } finally { location.href = '/demo/sign-in'; }
@@ -185,6 +204,7 @@ function home() {
   });
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refresh(); });
   refresh().then(afterFlow);
+  bankPicker();
 }
 
 function signIn() {

@@ -306,6 +306,40 @@ describe('the demo in Chromium', () => {
     await shot('12-every-status');
   });
 
+  test('pick the bank first; the bank asks for a one-time code, then an approval in its app; a consent ending soon shows Reconnect', async () => {
+    await page.locator('#bank-picker').waitFor();
+    await page.selectOption('#bank-picker', { label: 'Sandbox Neobank' });
+    await page.click('#connect-bank');
+    await page.waitForURL(`${emulator}/en/connect?**`);
+    // One bank asked for: no chooser, and the test logins listed on the page.
+    expect(await page.isVisible('#bank-only')).toBe(true);
+    expect(await page.textContent('#test-logins')).toContain('sca');
+    await page.fill('input[name=login]', 'sca+decoupled+expiring');
+    await page.fill('input[name=password]', 'secret');
+    await shot('13-webview-one-bank');
+    await page.click('button[value=connect]');
+
+    await page.locator('form[data-step="otp"]').waitFor();
+    expect(await page.textContent('h1')).toBe('Confirm it is you');
+    await page.fill('input[name=otp]', '123456');
+    await shot('14-webview-one-time-code');
+    await page.click('button[value=otp]');
+
+    await page.locator('form[data-step="decoupled"]').waitFor();
+    expect(await page.textContent('h1')).toBe('Approve in your banking app');
+    await shot('15-webview-approve-in-app');
+    await page.click('button[value=decoupled-approve]');
+    await page.locator('form[data-step="decoupled-approved"]').waitFor();
+    await page.click('button[value=decoupled-continue]');
+
+    await page.waitForURL(`${base}/`);
+    const item = page.locator('li.connection', { hasText: 'Sandbox Neobank' });
+    await item.waitFor();
+    expect(await item.locator('.badge').textContent()).toBe('OK');
+    expect(await item.getByRole('link', { name: 'Reconnect' }).isVisible()).toBe(true);
+    await shot('16-consent-ending-soon');
+  });
+
   test('no script error, CSP violation or failed load happened on the way', () => {
     expect(problems).toEqual([]);
   });

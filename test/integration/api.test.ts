@@ -34,13 +34,13 @@ describe('GET /me/connections', () => {
     expect(JSON.parse(hop.text)).toEqual({ linked: false, connections: [] });
   });
 
-  test('lists each Powens connection with its connector, status and ISO 8601 dates', async () => {
+  test('lists each Powens connection with its connector, status and ISO 8601 dates (Powens writes Paris time: UTC+1 in winter)', async () => {
     const { b } = newUser();
     const id = await connectBank(b);
     knobs().setConnectionField(id, {
       last_update: '2026-11-24 10:00:00',
       created: '2026-11-20 08:30:15',
-      expire: '2027-02-20 08:30:15',
+      expire: '2099-02-20 08:30:15',
     });
     const body = await listConnections(b);
     expect(body).toEqual({
@@ -52,9 +52,10 @@ describe('GET /me/connections', () => {
           state: null,
           status: 'ok',
           message: null,
-          lastUpdate: '2026-11-24T10:00:00Z',
-          createdAt: '2026-11-20T08:30:15Z',
-          expiresAt: '2027-02-20T08:30:15Z',
+          lastUpdate: '2026-11-24T09:00:00Z',
+          createdAt: '2026-11-20T07:30:15Z',
+          expiresAt: '2099-02-20T07:30:15Z',
+          expiresSoon: false,
           active: true,
           reconnectUrl: null,
         },

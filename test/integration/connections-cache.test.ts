@@ -169,6 +169,7 @@ describe('ConnectionsCache', () => {
     lastUpdate: null,
     createdAt: null,
     expiresAt: null,
+    expiresSoon: false,
     active: true,
     reconnectUrl: null,
   });

@@ -364,7 +364,7 @@ describe('API', () => {
     expect(emu.emulator.state.users()).toHaveLength(2);
   });
 
-  it('formats dates as YYYY-MM-DD HH:MM:SS without zone', async () => {
+  it('formats dates as YYYY-MM-DD HH:MM:SS without zone, as Paris wall-clock time by default', async () => {
     const fixed = await startEmulator({ port: 0, now: () => new Date('2026-11-24T10:00:00.123Z') });
     try {
       const init = await fetch(`${fixed.apiUrl}/auth/init`, {
@@ -374,17 +374,34 @@ describe('API', () => {
       });
       const token = String(((await init.json()) as Record<string, unknown>)['auth_token']);
       const me = (await (await fetch(`${fixed.apiUrl}/users/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
-      expect(me['signin']).toBe('2026-11-24 10:00:00');
+      // 10:00 UTC in November is 11:00 in Paris (UTC+1).
+      expect(me['signin']).toBe('2026-11-24 11:00:00');
       const { connectionIds } = fixed.emulator.knobs.addUser();
       const connection = fixed.emulator.state.connection(connectionIds[0] ?? 0);
-      expect(connection?.last_update).toBe('2026-11-24 10:00:00');
-      expect(connection?.created).toBe('2026-11-24 10:00:00');
+      expect(connection?.last_update).toBe('2026-11-24 11:00:00');
+      expect(connection?.created).toBe('2026-11-24 11:00:00');
       expect(connection?.next_try).toMatch(POWENS_DATE);
-      fixed.emulator.knobs.setConnectionField(connectionIds[0] ?? 0, { expire: new Date('2027-01-02T03:04:05Z') });
-      expect(fixed.emulator.state.connection(connectionIds[0] ?? 0)?.expire).toBe('2027-01-02 03:04:05');
+      // July: UTC+2.
+      fixed.emulator.knobs.setConnectionField(connectionIds[0] ?? 0, { expire: new Date('2027-07-02T03:04:05Z') });
+      expect(fixed.emulator.state.connection(connectionIds[0] ?? 0)?.expire).toBe('2027-07-02 05:04:05');
+      fixed.emulator.knobs.setConnectionField(connectionIds[0] ?? 0, { expire: '2027-01-02 03:04:05 +0100' });
+      expect(fixed.emulator.state.connection(connectionIds[0] ?? 0)?.expire).toBe('2027-01-02 03:04:05 +0100');
     } finally {
       await fixed.close();
     }
+  });
+
+  it('writes its dates in the time zone it is given', async () => {
+    const utc = await startEmulator({ port: 0, now: () => new Date('2026-11-24T10:00:00.123Z'), timeZone: 'UTC' });
+    const tokyo = await startEmulator({ port: 0, now: () => new Date('2026-11-24T10:00:00.123Z'), timeZone: 'Asia/Tokyo' });
+    try {
+      expect(utc.emulator.state.connection(utc.emulator.knobs.addUser().connectionIds[0] ?? 0)?.created).toBe('2026-11-24 10:00:00');
+      expect(tokyo.emulator.state.connection(tokyo.emulator.knobs.addUser().connectionIds[0] ?? 0)?.created).toBe('2026-11-24 19:00:00');
+    } finally {
+      await utc.close();
+      await tokyo.close();
+    }
+    await expect(startEmulator({ port: 0, timeZone: 'Mars/Olympus' })).rejects.toThrow(/time zone/);
   });
 });
 

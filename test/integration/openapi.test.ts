@@ -132,7 +132,7 @@ describe('the document', () => {
 
   test('documents exactly the API routes the app serves', () => {
     const served = listRoutes(stack.built.app)
-      .filter((r) => r.path === '/me' || r.path.startsWith('/me/') || r.path === '/openapi.json')
+      .filter((r) => r.path === '/me' || r.path.startsWith('/me/') || r.path === '/openapi.json' || r.path === '/connectors')
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`)
       .sort();
     const documented = Object.entries(doc.paths)
@@ -165,7 +165,7 @@ describe('the document', () => {
 
   test('the Connection schema has every field, all required, and the status enum', () => {
     const connection = doc.components.schemas.Connection;
-    const fields = ['id', 'connector', 'state', 'status', 'message', 'lastUpdate', 'createdAt', 'expiresAt', 'active', 'reconnectUrl'];
+    const fields = ['id', 'connector', 'state', 'status', 'message', 'lastUpdate', 'createdAt', 'expiresAt', 'expiresSoon', 'active', 'reconnectUrl'];
     expect(Object.keys(connection?.properties ?? {}).sort()).toEqual([...fields].sort());
     expect([...(connection?.required ?? [])].sort()).toEqual([...fields].sort());
     expect(doc.components.schemas.ConnectionStatus?.enum).toEqual([...CONNECTION_STATUSES]);
@@ -197,11 +197,15 @@ describe('real answers match the document', () => {
     const ids: number[] = [];
     for (let i = 0; i < states.length; i += 1) ids.push(await connectBank(b));
     states.forEach(([state, message], i) => knobs().setConnectionState(ids[i] ?? 0, state, message));
-    knobs().setConnectionField(ids[0] ?? 0, { expire: '2027-02-18 08:30:15' });
+    knobs().setConnectionField(ids[0] ?? 0, { expire: '2099-02-18 08:30:15' });
     knobs().setConnectionField(ids[1] ?? 0, { last_update: null });
+    // A consent ending soon on a connection that is otherwise fine: it gets a reconnect link too.
+    knobs().setConsentExpiry(ids[3] ?? 0, 2);
     const hop = await b.get('/me/connections');
-    const body = JSON.parse(hop.text) as { connections: { status: string }[] };
+    const body = JSON.parse(hop.text) as { connections: { status: string; expiresSoon: boolean; reconnectUrl: string | null }[] };
     expect(body.connections.map((c) => c.status).sort()).toEqual(['action_needed', 'ok', 'syncing', 'temporary_error', 'unknown']);
+    expect(body.connections.map((c) => c.expiresSoon)).toEqual([false, false, false, true, false]);
+    expect(body.connections.map((c) => c.reconnectUrl !== null)).toEqual([false, false, true, true, false]);
     conforms('get', '/me/connections', hop);
     expectSeen(SEEN_BY.list);
   });
@@ -219,6 +223,23 @@ describe('real answers match the document', () => {
     expect(hop.status).toBe(429);
     conforms('get', '/me/connections', hop);
     expectSeen(SEEN_BY.listErrors);
+  });
+
+  test('GET /connectors 200, 429 and 502, with or without a user', async () => {
+    await stack.inspect.del(`${stack.config.redis.prefix}connectors:${encodeURIComponent(stack.config.powens.domain)}`);
+    knobs().fail('connectors.list', { status: 500, times: 2 });
+    conforms('get', '/connectors', await stack.browser().get('/connectors'));
+    conforms('get', '/connectors', await stack.browser().get('/connectors'));
+    conforms('get', '/connectors', await newUser().b.get('/connectors'));
+    const ipLimited = await startStack({ env: { RATE_LIMIT_PER_IP: '1' }, testRedis: stack.testRedis, emulator: stack.emulator });
+    try {
+      await ipLimited.browser().get('/connectors');
+      const hop = await ipLimited.browser().get('/connectors');
+      expect(hop.status).toBe(429);
+      conforms('get', '/connectors', hop);
+    } finally {
+      await ipLimited.close();
+    }
   });
 
   test('DELETE /me/connections/{id} 204, 401, 403, 404, 413 and 502', async () => {
@@ -258,6 +279,9 @@ describe('real answers match the document', () => {
     expect(Object.values(SEEN_BY).flat().sort()).toEqual(
       [
         'get /openapi.json 200',
+        'get /connectors 200',
+        'get /connectors 429',
+        'get /connectors 502',
         'get /me/connections 200',
         'get /me/connections 400',
         'get /me/connections 401',

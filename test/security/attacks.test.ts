@@ -1135,6 +1135,36 @@ function cases(): AttackCase[] {
       expect(res.body).not.toContain('<script');
     },
   });
+  // The connector list needs no user: warmed first, so the attack itself changes nothing in Redis.
+  const warmConnectors = async (s: Stack): Promise<void> => {
+    const res = await fetch(`${s.url}/connectors`);
+    if (res.status !== 200) throw new Error(`GET /connectors answered ${res.status}`);
+  };
+  add({
+    name: 'the connector list with markup in its query and a forged user header (the same list for everyone, nothing echoed)',
+    route: 'GET /connectors',
+    prepare: async (w) => {
+      await warmConnectors(w.stacks.header);
+      return get(`/connectors?${q('"><script>alert(1)</script>')}&connector_uuid=${q('<b>')}`, as('victim'), HTML);
+    },
+    status: 200,
+    check: (res) => {
+      expect(res.header('content-type')).toMatch(/^application\/json/);
+      for (const n of ['<script', '<b>', 'victim', 'onerror']) expect(res.body).not.toContain(n);
+      expect((JSON.parse(res.body) as { connectors: unknown[] }).connectors.length).toBeGreaterThan(0);
+    },
+  });
+  add({
+    name: 'the connector list with a forged JWT: served as to anyone, no 401 that would tell a valid token from another',
+    route: 'GET /connectors',
+    on: 'jwt',
+    prepare: async (w) => {
+      await warmConnectors(w.stacks.jwt);
+      return get('/connectors', ['Authorization', `Bearer ${await bearerJwt('victim', { secret: 'x'.repeat(40) })}`]);
+    },
+    status: 200,
+    check: (res) => expect(res.body).not.toContain('victim'),
+  });
   add({ name: 'the script path with an encoded ../', route: 'GET /assets/demo.js', prepare: () => get('/assets/..%2Fsrc%2Fconfig.ts'), status: 404 });
   add({
     name: 'the demo script with markup in its query',

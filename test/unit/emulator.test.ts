@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   appendQuery,
+  DEFAULT_TIME_ZONE,
   decodeEntities,
   EmulatorStore,
   escapeHtml,
@@ -15,6 +16,16 @@ import {
 describe('emulator helpers', () => {
   it('formats dates the Powens way, in UTC', () => {
     expect(powensDate(new Date('2026-03-04T05:06:07.890Z'))).toBe('2026-03-04 05:06:07');
+  });
+
+  it('formats dates as the wall-clock time of a zone, daylight saving time included', () => {
+    expect(powensDate(new Date('2026-03-04T05:06:07.890Z'), 'Europe/Paris')).toBe('2026-03-04 06:06:07');
+    expect(powensDate(new Date('2026-07-04T05:06:07Z'), 'Europe/Paris')).toBe('2026-07-04 07:06:07');
+    // The autumn change: 01:30 UTC is 02:30 in Paris again, an hour after 00:30 UTC was.
+    expect(powensDate(new Date('2026-10-25T00:30:00Z'), 'Europe/Paris')).toBe('2026-10-25 02:30:00');
+    expect(powensDate(new Date('2026-10-25T01:30:00Z'), 'Europe/Paris')).toBe('2026-10-25 02:30:00');
+    expect(powensDate(new Date('2026-12-31T23:30:00Z'), 'Europe/Paris')).toBe('2027-01-01 00:30:00');
+    expect(powensDate(new Date('2026-01-01T00:00:00Z'), DEFAULT_TIME_ZONE)).toBe('2026-01-01 01:00:00');
   });
 
   it('escapes HTML text and attributes', () => {
@@ -125,7 +136,7 @@ describe('emulator store', () => {
 describe('webview driver parsing', () => {
   it('reads forms, their hidden inputs and buttons, decoding entities', () => {
     const html = `<p class="form-error" id="error">Bad &amp; wrong</p>
-<form method="post" action="/en/connect" class="webview-form">
+<form method="post" action="/en/connect" class="webview-form" data-step="otp">
 <input type="hidden" name="state" value="a&amp;b&quot;c">
 <input type="radio" name="connector_id" value="59" checked>
 <button type="submit" name="action" value="connect" class="btn-primary">Connect</button>
@@ -133,6 +144,7 @@ describe('webview driver parsing', () => {
     const [form] = parseForms(html);
     expect(form?.action).toBe('/en/connect');
     expect(form?.method).toBe('post');
+    expect(form?.step).toBe('otp');
     expect(form?.controls.map((c) => [c.tag, c.attrs.get('name'), c.attrs.get('value')])).toEqual([
       ['input', 'state', 'a&b"c'],
       ['input', 'connector_id', '59'],

@@ -40,6 +40,7 @@ function powensConfig(overrides: Partial<Config['powens']> = {}): Config['powens
     webviewLang: undefined,
     timeoutMs: 2000,
     retries: 2,
+    timeZone: 'Europe/Paris',
     ...overrides,
   };
 }
@@ -180,6 +181,68 @@ describe('user-token calls', () => {
     expect(err.status).toBe(502);
     expect(err.logDetail).toMatchObject({ endpoint: 'users.me', status: 500, powensCode: 'bug' });
     expectNoneOf(err, [user.token]);
+  });
+});
+
+describe("Powens' request_id in the log detail", () => {
+  it.each([
+    ['an integer (as the docs type it)', 48213, '48213'],
+    ['a string (as the SDK types it)', 'req-7f3a', 'req-7f3a'],
+    ['null', null, undefined],
+    ['absent', undefined, undefined],
+    ['an object', { id: 1 }, undefined],
+  ])('is kept as text when it is %s', async (_what, value, logged) => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.me', { status: 400, body: { code: 'invalidValue', description: 'x', message: null, request_id: value } });
+    const err = await failure(client({ retries: 0 }).currentUser(user.token));
+    expect(err.code).toBe('POWENS_REJECTED');
+    expect(err.logDetail).toEqual(expect.objectContaining({ endpoint: 'users.me', status: 400, powensCode: 'invalidValue', powensRequestId: logged }));
+  });
+
+  it('is capped at 64 characters', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.fail('users.me', { status: 500, body: { code: 'bug', request_id: 'r'.repeat(500) } });
+    const err = await failure(client({ retries: 0 }).currentUser(user.token));
+    expect(err.logDetail?.powensRequestId).toBe('r'.repeat(64));
+  });
+});
+
+describe('the connector list', () => {
+  it("reads the domain's connectors without any token: id, uuid, name and capabilities", async () => {
+    const { connectors, skipped } = await client().listConnectors();
+    expect(skipped).toBe(0);
+    expect(connectors).toContainEqual({ id: 59, uuid: 'f711dd2e-a5d6-5a5b-9b4c-8b0c2b6a8e59', name: 'Demo Bank', capabilities: ['bank'] });
+    expect(connectors.every((c) => Object.keys(c).sort().join() === 'capabilities,id,name,uuid')).toBe(true);
+    expect(emu.emulator.knobs.calls('connectors.list')).toBe(1);
+  });
+
+  it('leaves out hidden connectors and entries without an id, uuid or name, and counts them', async () => {
+    const good = { id: 1, uuid: 'u-1', name: 'One', capabilities: ['bank'], extra: 'kept out' };
+    emu.emulator.knobs.fail('connectors.list', {
+      status: 200,
+      body: {
+        connectors: [
+          good,
+          { id: 2, uuid: 'u-2', name: 'Hidden', hidden: true },
+          { id: 3, name: 'No uuid' },
+          { uuid: 'u-4', name: 'No id' },
+          'junk',
+          { id: 5, uuid: 'u-5', name: 'No capabilities' },
+        ],
+        _links: { next: null },
+      },
+    });
+    const { connectors, skipped } = await client().listConnectors();
+    expect(connectors).toEqual([
+      { id: 1, uuid: 'u-1', name: 'One', capabilities: ['bank'] },
+      { id: 5, uuid: 'u-5', name: 'No capabilities', capabilities: [] },
+    ]);
+    expect(skipped).toBe(4);
+  });
+
+  it('maps an answer without a connectors array to "bad response"', async () => {
+    emu.emulator.knobs.fail('connectors.list', { status: 200, body: { banks: [] } });
+    expect((await failure(client().listConnectors())).code).toBe('POWENS_BAD_RESPONSE');
   });
 });
 

@@ -1,5 +1,10 @@
-import { connectionStatus, isoDate, toConnectionView } from '../../src/powens/status.js';
+import { connectionStatus, needsNewCredentials, toConnectionView as view, type ViewOptions } from '../../src/powens/status.js';
 import type { PowensConnection } from '../../src/powens/types.js';
+
+// Winter in Paris (UTC+1): 2026-11-24 10:00:00 on Powens' clock is 09:00 UTC.
+const NOW = Date.parse('2026-11-24T12:00:00Z');
+const OPTS: ViewOptions = { timeZone: 'Europe/Paris', consentWarningDays: 14, now: NOW };
+const toConnectionView = (c: PowensConnection, opts: Partial<ViewOptions> = {}): ReturnType<typeof view> => view(c, { ...OPTS, ...opts });
 
 // Every state Powens documents (docs/POWENS-API.md), with the status docs/REFERENCE.md gives it.
 const STATES: [string, string][] = [
@@ -65,31 +70,6 @@ describe('connection status', () => {
   });
 });
 
-describe('dates', () => {
-  test('Powens dates (UTC, no zone) become ISO 8601 in UTC', () => {
-    expect(isoDate('2026-11-24 10:00:00')).toBe('2026-11-24T10:00:00Z');
-    expect(isoDate('2026-01-02 03:04:05')).toBe('2026-01-02T03:04:05Z');
-  });
-
-  test('dates that already carry a zone are normalised to UTC, to the second', () => {
-    expect(isoDate('2026-11-24T10:00:00Z')).toBe('2026-11-24T10:00:00Z');
-    expect(isoDate('2026-11-24T12:00:00+02:00')).toBe('2026-11-24T10:00:00Z');
-    expect(isoDate('2026-11-24 10:00:00.250')).toBe('2026-11-24T10:00:00Z');
-  });
-
-  test('a bare day is midnight UTC', () => {
-    expect(isoDate('2026-11-24')).toBe('2026-11-24T00:00:00Z');
-  });
-
-  test('missing or unreadable dates are null, never a guess', () => {
-    expect(isoDate(null)).toBeNull();
-    expect(isoDate(undefined)).toBeNull();
-    expect(isoDate('')).toBeNull();
-    expect(isoDate('yesterday')).toBeNull();
-    expect(isoDate('2026-13-45 99:99:99')).toBeNull();
-  });
-});
-
 describe('the connection as the frontend sees it', () => {
   test('carries id, connector, state, status, message, ISO dates, active and no reconnect link when ok', () => {
     expect(toConnectionView(connection())).toEqual({
@@ -98,16 +78,49 @@ describe('the connection as the frontend sees it', () => {
       state: null,
       status: 'ok',
       message: null,
-      lastUpdate: '2026-11-24T10:00:00Z',
-      createdAt: '2026-11-20T08:30:15Z',
+      lastUpdate: '2026-11-24T09:00:00Z',
+      createdAt: '2026-11-20T07:30:15Z',
       expiresAt: null,
+      expiresSoon: false,
       active: true,
       reconnectUrl: null,
     });
   });
 
-  test('expiresAt comes from Powens expire', () => {
-    expect(toConnectionView(connection({ expire: '2027-02-20 08:30:15' })).expiresAt).toBe('2027-02-20T08:30:15Z');
+  test('dates are read in POWENS_TIMEZONE', () => {
+    expect(toConnectionView(connection(), { timeZone: 'UTC' }).lastUpdate).toBe('2026-11-24T10:00:00Z');
+    expect(toConnectionView(connection(), { timeZone: 'America/New_York' }).lastUpdate).toBe('2026-11-24T15:00:00Z');
+  });
+
+  test('expiresAt comes from Powens expire (summer in Paris: UTC+2)', () => {
+    expect(toConnectionView(connection({ expire: '2027-07-20 08:30:15' })).expiresAt).toBe('2027-07-20T06:30:15Z');
+  });
+
+  describe('a consent that ends soon', () => {
+    const inDays = (days: number): string => new Date(NOW + days * 86_400_000).toISOString();
+
+    test.each([
+      ['ends in 3 days', inDays(3), true],
+      ['ends in exactly 14 days', inDays(14), true],
+      ['ends in 15 days', inDays(15), false],
+      ['has ended yesterday', inDays(-1), true],
+    ])('one that %s is expiresSoon=%s, with a reconnect link when soon', (_what, expire, soon) => {
+      const v = toConnectionView(connection({ expire }));
+      expect(v.status).toBe('ok');
+      expect(v.expiresSoon).toBe(soon);
+      expect(v.reconnectUrl).toBe(soon ? '/reconnect/42' : null);
+    });
+
+    test('CONSENT_WARNING_DAYS sets the window; 0 flags only a consent that has ended', () => {
+      expect(toConnectionView(connection({ expire: inDays(20) }), { consentWarningDays: 30 }).expiresSoon).toBe(true);
+      expect(toConnectionView(connection({ expire: inDays(1) }), { consentWarningDays: 0 }).expiresSoon).toBe(false);
+      expect(toConnectionView(connection({ expire: inDays(-1) }), { consentWarningDays: 0 }).expiresSoon).toBe(true);
+    });
+
+    test('no expire, or one that cannot be read, is never soon', () => {
+      expect(toConnectionView(connection({ expire: null })).expiresSoon).toBe(false);
+      expect(toConnectionView(connection({ expire: 'soon' }))).toEqual(expect.objectContaining({ expiresAt: null, expiresSoon: false, reconnectUrl: null }));
+    });
   });
 
   test.each(STATES.filter(([, status]) => status === 'action_needed'))('a connection in %s links to its reconnect flow and shows the bank message', (state) => {
@@ -117,7 +130,7 @@ describe('the connection as the frontend sees it', () => {
     expect(view.message).toBe('Please confirm in your banking app.');
   });
 
-  test('only action_needed connections get a reconnect link', () => {
+  test('only action_needed connections (or consents ending soon) get a reconnect link', () => {
     for (const [state, status] of STATES) {
       const view = toConnectionView(connection({ state }));
       expect(view.reconnectUrl === null).toBe(status !== 'action_needed');
@@ -139,6 +152,13 @@ describe('the connection as the frontend sees it', () => {
 
   test('a state field, even null, wins over the legacy error field', () => {
     expect(toConnectionView(connection({ state: null, error: 'wrongpass' })).status).toBe('ok');
+  });
+
+  test('wrongpass and passwordExpired (also in the legacy error field) need new credentials; no other state does', () => {
+    for (const [state] of STATES) expect(needsNewCredentials(connection({ state }))).toBe(state === 'wrongpass' || state === 'passwordExpired');
+    expect(needsNewCredentials(connection({ state: null }))).toBe(false);
+    const { state: _omitted, ...legacy } = connection({ error: 'passwordExpired' });
+    expect(needsNewCredentials(legacy)).toBe(true);
   });
 
   test('a connection without active is taken as active', () => {
