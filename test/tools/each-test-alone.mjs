@@ -46,8 +46,14 @@ function jest(file, extra) {
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const why = (report) => {
   const failed = report.testResults.flatMap((r) => r.assertionResults.filter((a) => a.status === 'failed'));
-  const text = failed.length > 0 ? failed.map((a) => `${a.fullName}: ${a.failureMessages.join(' ')}`).join('\n') : report.testResults.map((r) => r.message).join('\n');
-  return text.split('\n').filter((l) => l.trim() !== '').slice(0, 6).map((l) => `      ${l.slice(0, 240)}`).join('\n');
+  const text =
+    failed.length > 0 ? failed.map((a) => `${a.fullName}: ${a.failureMessages.join(' ')}`).join('\n') : report.testResults.map((r) => r.message).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, 6)
+    .map((l) => `      ${l.slice(0, 240)}`)
+    .join('\n');
 };
 
 let failures = 0;
@@ -68,7 +74,9 @@ for (const file of files) {
     const report = jest(file, ['--randomize', `--seed=${seed}`]);
     const ok = report.numFailedTests === 0 && report.testResults.every((r) => r.status !== 'failed');
     if (!ok) failures += 1;
-    console.log(`  ${ok ? 'ok  ' : 'FAIL'} --randomize --seed=${seed} (${report.numPassedTests} passed, ${report.numFailedTests} failed)${ok ? '' : `\n${why(report)}`}`);
+    console.log(
+      `  ${ok ? 'ok  ' : 'FAIL'} --randomize --seed=${seed} (${report.numPassedTests} passed, ${report.numFailedTests} failed)${ok ? '' : `\n${why(report)}`}`,
+    );
   }
 }
 rmSync(tmp, { recursive: true, force: true });
