@@ -67,6 +67,7 @@ const SEEN_BY = {
   openapi: ['get /openapi.json 200'],
   list: ['get /me/connections 200'],
   listErrors: ['get /me/connections 400', 'get /me/connections 401', 'get /me/connections 429', 'get /me/connections 502'],
+  connectors: ['get /connectors 200', 'get /connectors 429', 'get /connectors 502'],
   deleteOne: [
     'delete /me/connections/{id} 204',
     'delete /me/connections/{id} 401',
@@ -240,6 +241,7 @@ describe('real answers match the document', () => {
     } finally {
       await ipLimited.close();
     }
+    expectSeen(SEEN_BY.connectors);
   });
 
   test('DELETE /me/connections/{id} 204, 401, 403, 404, 413 and 502', async () => {
