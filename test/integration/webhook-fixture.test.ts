@@ -159,7 +159,7 @@ describe('PUBLIC_URL with a path, behind a proxy that strips it', () => {
       testRedis: stack.testRedis,
       emulator: stack.emulator,
       now: () => clock,
-      env: { WEBHOOK_HMAC_SECRET: SECRET, PUBLIC_URL: 'https://x.example/bank' },
+      env: { WEBHOOK_HMAC_SECRET: SECRET, WEBHOOK_MAX_AGE_S: '900', PUBLIC_URL: 'https://x.example/bank' },
     });
   });
   afterAll(async () => {
