@@ -36,18 +36,21 @@ export interface ReadBodyOptions {
  * Reads a webhook body as it streams in, inflating a gzip body on the way: neither the bytes
  * received nor the inflated payload may pass `limit`, and past it reading stops at once, so a
  * small gzip body that inflates to gigabytes (a gzip bomb) costs at most `limit` bytes of
- * memory and the time to inflate them. Only the payload is kept; the wire bytes go to
- * `onWire` and are dropped. A refusal while reading leaves the rest of the body unread (the
- * route answers with `Connection: close`).
+ * memory and the time to inflate them. Only the payload is kept, as the chunks it came in (the
+ * caller joins them once the signature matched, so a forged body is never copied); the wire
+ * bytes go to `onWire` and are dropped. A refusal while reading leaves the rest of the body
+ * unread (the route answers with `Connection: close`).
  */
-export function readWebhookBody(req: IncomingMessage, options: ReadBodyOptions): Promise<Buffer> {
+export function readWebhookBody(req: IncomingMessage, options: ReadBodyOptions): Promise<Buffer[]> {
   const { limit, onWire, onPayload } = options;
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer[]>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let wireSize = 0;
     let size = 0;
     let settled = false;
-    const gunzip = options.encoding === 'gzip' ? createGunzip() : undefined;
+    // 64 KiB output chunks rather than zlib's 16: a quarter of the round trips through the thread
+    // pool (one event-loop turn each) to inflate a large body, which matters when the loop is busy.
+    const gunzip = options.encoding === 'gzip' ? createGunzip({ chunkSize: 64 * 1024 }) : undefined;
 
     const finish = (err: AppError | undefined): void => {
       if (settled) return;
@@ -62,7 +65,7 @@ export function readWebhookBody(req: IncomingMessage, options: ReadBodyOptions):
         gunzip?.destroy();
         chunks.length = 0;
         reject(err);
-      } else resolve(Buffer.concat(chunks, size));
+      } else resolve(chunks);
     };
     const tooLarge = (inflated: boolean): AppError => new AppError('PAYLOAD_TOO_LARGE', { logDetail: { limit, inflated } });
 

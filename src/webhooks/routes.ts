@@ -158,9 +158,9 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
         signature === undefined || secret === undefined
           ? undefined
           : new StreamingSignature(secret, 'POST', signedPath(req), signature.date, encoding === 'gzip');
-      let text: Buffer;
+      let chunks: Buffer[];
       try {
-        text = await readWebhookBody(req, { encoding, limit, ...(mac !== undefined ? { onWire: mac.onWire, onPayload: mac.onPayload } : {}) });
+        chunks = await readWebhookBody(req, { encoding, limit, ...(mac !== undefined ? { onWire: mac.onWire, onPayload: mac.onPayload } : {}) });
       } catch (err: unknown) {
         // Refused while reading: what is left of the body stays unread.
         res.setHeader('Connection', 'close');
@@ -169,7 +169,7 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
       if (mac !== undefined && signature !== undefined && !mac.matches(signature.given)) {
         throw new AppError('WEBHOOK_UNAUTHORIZED', { logDetail: { reason: 'bad signature' } });
       }
-      body = parseWebhookBody(text);
+      body = parseWebhookBody(Buffer.concat(chunks));
     } finally {
       bodiesInFlight -= 1;
       metrics?.webhookBodiesInFlight.set(bodiesInFlight);
