@@ -63,7 +63,7 @@ function agreed(...places: unknown[]): number | undefined {
 /**
  * The Powens user an event is about, read where that event's payload has it
  * (docs/POWENS-API.md, "Webhooks"):
- * - USER_DELETED: the User object, so the top-level `id` (or, in some payloads, `user.id`);
+ * - USER_DELETED: the User object (`id`, `signin`), so the top-level `id`; or `user.id`;
  * - CONNECTION_DELETED: the Connection object, so the top-level `id_user` (its `id` is the
  *   connection's);
  * - CONNECTION_SYNCED: `{ user, connection }`, so `user.id` and `connection.id_user`.
@@ -75,24 +75,27 @@ function agreed(...places: unknown[]): number | undefined {
  * `/webhooks/powens?event=...` the query is not signed: whoever holds a signed body could post
  * it again, within WEBHOOK_MAX_AGE_S of its date, under another event's name. Three things make
  * that harmless:
- * 1. The three payloads cannot pass for one another: a sync has `connection`, a deleted
- *    connection a top-level `id_user`, a deleted user neither (its `id` is the user's). A
- *    connection's body read as a user deletion would take the connection's id for a user's, so
- *    USER_DELETED refuses any body with `connection` or `id_user`.
+ * 1. The payloads cannot pass for one another. A sync has `connection` (`connections` for the
+ *    deprecated USER_SYNCED), a deleted connection, an account or a subscription a top-level
+ *    `id_user`; a User object has `signin` beside its `id`. USER_DELETED refuses any body with
+ *    `connection`, `connections` or `id_user`, and reads a top-level `id` only next to `signin`:
+ *    otherwise a connection's (or a payment's) id would be taken for a user's. Should Powens
+ *    ever send a USER_DELETED without `signin`, it is ignored, and the token goes at its next use
+ *    instead (Powens refuses the token of a deleted user): the safe side of the mistake.
  * 2. The two connection events only refresh a cached list (the next read asks Powens); only
  *    USER_DELETED drops anything, and only a token that is still that Powens user's.
  * 3. Every authenticated delivery's `id_webhook_data` is remembered for 24 hours whatever its
  *    event, acted on or ignored (routes.ts): a body the service has received is a duplicate
- *    under any other name. What is left is a body the service has not received yet, of an event
- *    whose payload is also a bare User (e.g. USER_CREATED) registered on the query form: taking
- *    it from Powens' TLS traffic and beating Powens to the service. README asks for the path
- *    form, which closes that too.
+ *    under any other name. What is left is a USER_CREATED body (the same User object) that the
+ *    service has not received yet, registered on the query form: taking it from Powens' TLS
+ *    traffic and beating Powens to the service. README asks for the path form, which closes
+ *    that too.
  */
 export function userOf(event: HandledEvent, body: WebhookBody): number | undefined {
   switch (event) {
     case 'USER_DELETED':
-      if ('connection' in body || 'id_user' in body) return undefined;
-      return agreed(body['id'], field(body['user'], 'id'));
+      if ('connection' in body || 'connections' in body || 'id_user' in body) return undefined;
+      return agreed('signin' in body ? body['id'] : undefined, field(body['user'], 'id'));
     case 'CONNECTION_DELETED':
       return agreed(body['id_user']);
     case 'CONNECTION_SYNCED':

@@ -24,8 +24,12 @@ describe('the Powens user, read where each event has it', () => {
   test.each<[HandledEvent, unknown, number | undefined]>([
     ['USER_DELETED', { id_webhook_data: 7, id: 42, signin: '2024-01-02 03:04:05' }, 42],
     ['USER_DELETED', { id_webhook_data: 7, user: { id: 42 } }, 42],
-    ['USER_DELETED', { id: 42, user: { id: 42 } }, 42],
-    ['USER_DELETED', { id: 42, user: { id: 43 } }, undefined],
+    ['USER_DELETED', { id: 42, signin: null, user: { id: 42 } }, 42],
+    ['USER_DELETED', { id: 42, signin: null, user: { id: 43 } }, undefined],
+    // A bare id is no User object: a payment's, an account's... id is not read as a user's.
+    ['USER_DELETED', { id: 42, state: 'done' }, undefined],
+    // The deprecated USER_SYNCED: a user, and the connections synced.
+    ['USER_DELETED', { user: { id: 42 }, connections: [] }, undefined],
     // A connection's body: its `id` is the connection's, never read as a user's.
     ['USER_DELETED', { id: 42, id_user: 7, id_connector: 59 }, undefined],
     // A sync's body names a user, but is no deletion of one.
