@@ -503,6 +503,35 @@ describe('metrics', () => {
   });
 });
 
+describe('Redis failing', () => {
+  test('the rate limit cannot count: 503 with Retry-After before the body is read, and the service answers again once Redis is back', async () => {
+    stack.testRedis.pause();
+    try {
+      const response = await answeredUnread(await headersOnly('/webhooks/powens/USER_DELETED', forgedHeaders(), 1024 * 1024));
+      expect(status(response)).toBe(503);
+      expect(response).toMatch(/\r\nretry-after: \d+\r\n/i);
+      expect(response).toMatch(/\r\nconnection: close\r\n/i);
+    } finally {
+      stack.testRedis.resume();
+    }
+    const l = await linkedUser();
+    expect((await deliver('USER_DELETED', knobs().webhookPayload('USER_DELETED', { userId: l.powensUserId }), signed)).status).toBe(202);
+  });
+
+  test('work that fails after the 202 is counted as failed and logged', async () => {
+    const powensUserId = 900_000_000 + Math.floor(Math.random() * 1_000_000);
+    const keys = createKeys(stack.config.redis.prefix);
+    // The Powens-user index entry is not a string: reading it fails (WRONGTYPE).
+    await stack.inspect.hset(keys.powensUser(powensUserId), 'x', '1');
+    const failed = await metric('webhook_deliveries_total', { event: 'CONNECTION_DELETED', outcome: 'failed' });
+    const res = await deliver('CONNECTION_DELETED', { id: 1, id_user: powensUserId }, signed);
+    expect(res.status).toBe(202);
+    expect(await metric('webhook_deliveries_total', { event: 'CONNECTION_DELETED', outcome: 'failed' })).toBe(failed + 1);
+    expect(stack.logs.some((line) => line.includes('webhook work failed'))).toBe(true);
+    await stack.inspect.del(keys.powensUser(powensUserId));
+  });
+});
+
 describe('without WEBHOOK_HMAC_SECRET: the bearer token of the user concerned', () => {
   let bare: Stack;
   beforeAll(async () => {
