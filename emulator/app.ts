@@ -122,7 +122,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
       store.clear();
     },
     calls: (endpoint) => registry.calls(endpoint),
-    sendWebhook: (url, event, payload, opts) => sendWebhook(url, event, payload, opts, nextWebhookId),
+    sendWebhook: (url, payload, opts) => sendWebhook(url, payload, opts, nextWebhookId),
     webhookPayload: (event, subject) => buildWebhookPayload(store, now(), event, subject),
   };
 

@@ -4,7 +4,7 @@ import { EMULATOR_ENDPOINTS, type EmulatorEndpoint, isEmulatorEndpoint } from '.
 import type { ConnectionFieldPatch } from './store.js';
 import type { EmulatorContext, EmulatorKnobs } from './types.js';
 import { isRecord } from './util.js';
-import { isBuiltWebhookEvent, type SendWebhookOptions, WEBHOOK_EVENTS } from './webhooks.js';
+import { isBuiltWebhookEvent, type SendWebhookOptions, WEBHOOK_EVENTS, webhookUrl } from './webhooks.js';
 
 class ControlError extends Error {}
 
@@ -90,7 +90,7 @@ function optionalString(body: Record<string, unknown>, name: string): string | u
   return value;
 }
 
-/** The options of POST /webhooks/send: `hmacSecret`, `bearer`, `gzip`, `date` (sent as is), `headers`. */
+/** The options of POST /webhooks/send: `hmacSecret`, `bearer`, `gzip`, `signCompressed`, `date` (sent as is), `headers`. */
 function webhookOptionsOf(body: Record<string, unknown>): SendWebhookOptions {
   const options: SendWebhookOptions = {};
   const hmacSecret = optionalString(body, 'hmacSecret');
@@ -102,6 +102,10 @@ function webhookOptionsOf(body: Record<string, unknown>): SendWebhookOptions {
   if (body['gzip'] !== undefined) {
     if (typeof body['gzip'] !== 'boolean') throw new ControlError('gzip must be a boolean');
     options.gzip = body['gzip'];
+  }
+  if (body['signCompressed'] !== undefined) {
+    if (typeof body['signCompressed'] !== 'boolean') throw new ControlError('signCompressed must be a boolean');
+    options.signCompressed = body['signCompressed'];
   }
   const headers = stringRecord(body['headers'], 'headers');
   if (headers !== undefined) options.headers = headers;
@@ -226,16 +230,19 @@ export function createControlRouter(ctx: EmulatorContext, knobs: EmulatorKnobs):
   });
 
   /**
-   * Sends a webhook: `{ url, event, payload? , userId?, connectionId?, hmacSecret?, bearer?,
-   * gzip?, date?, headers? }`. Without `payload`, one is built from the emulator's data for
-   * `userId` / `connectionId`. Answers `{ url, status, body, idWebhookData }` of the delivery.
+   * Sends a webhook: `{ event, base | url, payload?, userId?, connectionId?, hmacSecret?, bearer?,
+   * gzip?, signCompressed?, date?, headers? }`. It goes to `url`, the URL registered for the
+   * event, or else to `{base}/webhooks/powens/{event}` (one URL per event, as Powens' console
+   * registers them). Without `payload`, one is built from the emulator's data for `userId` /
+   * `connectionId`. Answers `{ url, status, body, idWebhookData }` of the delivery.
    */
   router.post('/webhooks/send', async (req, res) => {
     const body = bodyOf(req);
-    const url = optionalString(body, 'url');
     const event = optionalString(body, 'event');
-    if (url === undefined || !/^https?:\/\//.test(url)) throw new ControlError('url must be an http(s) URL');
     if (event === undefined || event === '') throw new ControlError('event is required');
+    const base = optionalString(body, 'base');
+    const url = optionalString(body, 'url') ?? (base === undefined ? undefined : webhookUrl(base, event));
+    if (url === undefined || !/^https?:\/\//.test(url)) throw new ControlError('url (or base) must be an http(s) URL');
     let payload: unknown = body['payload'];
     if (payload === undefined) {
       if (!isBuiltWebhookEvent(event)) {
@@ -250,7 +257,7 @@ export function createControlRouter(ctx: EmulatorContext, knobs: EmulatorKnobs):
     }
     const options = webhookOptionsOf(body);
     try {
-      res.json(await knobs.sendWebhook(url, event, payload, options));
+      res.json(await knobs.sendWebhook(url, payload, options));
     } catch (err: unknown) {
       res.status(502).json({ error: `webhook delivery failed: ${err instanceof Error ? err.message : String(err)}` });
     }

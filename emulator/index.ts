@@ -21,7 +21,7 @@ export { CONNECTORS, DEMO_BANK_ID, TEST_CONNECTOR_ID, TEST_CONNECTOR_UUID } from
 export type { EmulatorConnector } from './connectors.js';
 
 // Webhooks as Powens sends them.
-export { signWebhook, WEBHOOK_EVENTS } from './webhooks.js';
+export { signatureDate, signWebhook, WEBHOOK_EVENTS, webhookUrl } from './webhooks.js';
 export type { BuiltWebhookEvent, SendWebhookOptions, WebhookDelivery, WebhookSubject } from './webhooks.js';
 
 // The driver: fills in the webview's forms as a user would, over HTTP.

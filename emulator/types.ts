@@ -64,11 +64,12 @@ export interface EmulatorKnobs {
   /** Number of API calls received by an endpoint, or by all of them. */
   calls(endpoint?: EmulatorEndpoint): number;
   /**
-   * POSTs a webhook to `url` as Powens would (the `event` query parameter added, an
-   * `id_webhook_data` added to an object payload that has none), signed with `hmacSecret`
-   * and/or with `Authorization: Bearer <bearer>`. Resolves with the answer.
+   * POSTs a webhook to `url`, the URL registered for its event (`webhookUrl(base, event)`), as
+   * Powens would (an `id_webhook_data` added to an object payload that has none), signed with
+   * `hmacSecret` over the URL's path and/or with `Authorization: Bearer <bearer>`. Resolves
+   * with the answer.
    */
-  sendWebhook(url: string, event: string, payload: unknown, options?: SendWebhookOptions): Promise<WebhookDelivery>;
+  sendWebhook(url: string, payload: unknown, options?: SendWebhookOptions): Promise<WebhookDelivery>;
   /** A payload of `event` in Powens' shape, built from the emulator's data. */
   webhookPayload(event: BuiltWebhookEvent, subject: WebhookSubject): Record<string, unknown>;
 }

@@ -1,7 +1,9 @@
 /**
- * Webhooks as Powens sends them: JSON POSTed to the URL set up for an event, authenticated by
- * the user's bearer token or signed (`BI-Signature`, `BI-Signature-Date`), possibly gzipped.
- * The event's name travels in the URL's `event` query parameter, as the service expects.
+ * Webhooks as Powens sends them (docs/POWENS-API.md, "Webhooks"): JSON POSTed to the URL
+ * registered for one event (one URL per event; no header or body field names the event),
+ * authenticated by the user's bearer token or signed (`BI-Signature`, `BI-Signature-Date`),
+ * possibly gzipped, with an integer `id_webhook_data`. The signature is computed here on its
+ * own, from Powens' documentation, not with the service's code.
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -16,16 +18,21 @@ export interface SendWebhookOptions {
   hmacSecret?: string;
   /** Sends `Authorization: Bearer <bearer>` (Powens' default: the user's token). */
   bearer?: string;
-  /** Compresses the body (`Content-Encoding: gzip`); the signature covers the JSON text. */
+  /** Compresses the body (`Content-Encoding: gzip`); the signature covers the JSON text unless `signCompressed`. */
   gzip?: boolean;
-  /** The signature date, default now; a string is sent as is (to test a malformed one). */
+  /**
+   * With `gzip`, signs the compressed bytes instead of the JSON text (which of the two Powens
+   * signs is not documented).
+   */
+  signCompressed?: boolean;
+  /** The signature date, default now in Powens' format; a string is sent as is (to test a malformed one). */
   date?: Date | string;
   /** Extra request headers. */
   headers?: Record<string, string>;
 }
 
 export interface WebhookDelivery {
-  /** The URL posted to (with the `event` parameter). */
+  /** The URL posted to. */
   url: string;
   status: number;
   /** The answer's body as text. */
@@ -40,9 +47,27 @@ export interface WebhookSubject {
   connectionId?: number;
 }
 
-/** The webhook's signature, exactly as Powens documents it. */
-export function signWebhook(secret: string, method: string, path: string, date: string, body: string): string {
-  return createHmac('sha256', secret).update(`${method}.${path}.${date}.${body}`, 'utf8').digest('base64');
+/**
+ * The URL to register for `event` in the Powens console, for a service at `base` (its
+ * PUBLIC_URL): `{base}/webhooks/powens/{EVENT}`.
+ */
+export function webhookUrl(base: string, event: string): string {
+  return `${base.replace(/\/+$/, '')}/webhooks/powens/${encodeURIComponent(event)}`;
+}
+
+/**
+ * The webhook's signature, exactly as Powens documents it:
+ * `BASE_64(HMAC_SHA256(<METHOD> + "." + <endpoint> + "." + <date> + "." + <payload>, secret_key))`,
+ * the endpoint being the path of the listening URL (no host, no query).
+ */
+export function signWebhook(secret: string, method: string, path: string, date: string, body: string | Uint8Array): string {
+  const mac = createHmac('sha256', secret).update(`${method}.${path}.${date}.`, 'utf8');
+  return (typeof body === 'string' ? mac.update(body, 'utf8') : mac.update(body)).digest('base64');
+}
+
+/** `BI-Signature-Date` as Powens writes it: UTC ISO 8601 with microseconds (`2022-06-27T11:08:52.577831Z`). */
+export function signatureDate(date: Date): string {
+  return `${date.toISOString().slice(0, 23)}${String(randomInt(0, 1000)).padStart(3, '0')}Z`;
 }
 
 /** A source of `id_webhook_data` values: random start, then increasing, like delivery ids. */
@@ -52,32 +77,32 @@ export function webhookIds(): () => number {
 }
 
 /**
- * POSTs one webhook. `payload` is sent as JSON; an object without `id_webhook_data` gets one
- * from `nextId`. A string payload is sent as is (to test malformed JSON).
+ * POSTs one webhook to `url`, the URL registered for its event (see `webhookUrl`). `payload` is
+ * sent as JSON; an object without `id_webhook_data` gets one from `nextId`. A string payload is
+ * sent as is (to test malformed JSON).
  */
 export async function sendWebhook(
   url: string,
-  event: string,
   payload: unknown,
   options: SendWebhookOptions = {},
   nextId: () => number = webhookIds(),
 ): Promise<WebhookDelivery> {
   const target = new URL(url);
-  if (!target.searchParams.has('event')) target.searchParams.set('event', event);
   const withId = isRecord(payload) && payload['id_webhook_data'] === undefined ? { id_webhook_data: nextId(), ...payload } : payload;
   const text = typeof withId === 'string' ? withId : JSON.stringify(withId);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Powens-Webhooks (emulator)' };
-  if (options.hmacSecret !== undefined) {
-    const date = typeof options.date === 'string' ? options.date : (options.date ?? new Date()).toISOString();
-    headers['bi-signature-date'] = date;
-    headers['bi-signature'] = signWebhook(options.hmacSecret, 'POST', `${target.pathname}${target.search}`, date, text);
-  }
-  if (options.bearer !== undefined) headers['authorization'] = `Bearer ${options.bearer}`;
   let body: string | Uint8Array = text;
   if (options.gzip === true) {
     body = new Uint8Array(gzipSync(text));
     headers['content-encoding'] = 'gzip';
   }
+  if (options.hmacSecret !== undefined) {
+    const date = typeof options.date === 'string' ? options.date : signatureDate(options.date ?? new Date());
+    headers['bi-signature-date'] = date;
+    // The path as registered, without the query (Powens' "listening URL endpoint").
+    headers['bi-signature'] = signWebhook(options.hmacSecret, 'POST', target.pathname, date, options.signCompressed === true ? body : text);
+  }
+  if (options.bearer !== undefined) headers['authorization'] = `Bearer ${options.bearer}`;
   Object.assign(headers, options.headers ?? {});
   const res = await fetch(target, { method: 'POST', headers, body, redirect: 'manual' });
   return {
@@ -90,7 +115,7 @@ export async function sendWebhook(
 
 function userJson(store: EmulatorStore, userId: number): Record<string, unknown> {
   const user = store.user(userId);
-  return { id: userId, signin: user?.signin ?? null, platform: 'emulator' };
+  return { id: userId, signin: user?.signin ?? null };
 }
 
 /** One checking account per connection, with a few transactions: the shape of a sync's data. */
@@ -132,7 +157,7 @@ function accountsOf(connection: PowensConnection): Record<string, unknown>[] {
 
 /**
  * A payload of `event` as Powens builds it, from the emulator's data:
- * - USER_CREATED, USER_DELETED: `{ user: { id, signin, platform } }`;
+ * - USER_CREATED, USER_DELETED: the User object itself, `{ id, signin, platform }`;
  * - CONNECTION_SYNCED: `{ user, connection }`, the connection with its accounts and transactions;
  * - CONNECTION_DELETED: the deleted connection's fields at the top level (`id`, `id_user`, ...).
  * A connection that no longer exists is described by `connectionId` and `userId` alone.
@@ -145,7 +170,7 @@ export function buildWebhookPayload(store: EmulatorStore, now: Date, event: Buil
   switch (event) {
     case 'USER_CREATED':
     case 'USER_DELETED':
-      return { user: userJson(store, userId) };
+      return userJson(store, userId);
     case 'CONNECTION_SYNCED':
       if (connection === undefined) throw new TypeError('CONNECTION_SYNCED needs the connectionId of an existing connection');
       return { user: userJson(store, userId), connection: { ...connection, accounts: accountsOf(connection) } };

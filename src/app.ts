@@ -83,7 +83,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   const auth = createAuthenticator(config);
   const limits = createRateLimits({ config, redis, keys, auth, onStoreError });
   const session = createSessionMiddleware(config, redis, keys, onStoreError);
-  const webhooks = webhookReceiver({ config, redis, keys, connections, logger, now, onStoreError });
+  const webhooks = webhookReceiver({ config, redis, keys, connections, logger, now, metrics, onStoreError });
 
   const app = express();
   app.disable('x-powered-by');

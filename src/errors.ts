@@ -129,6 +129,7 @@ export const catalogue = {
     message: 'The service is restarting. Please try again in a moment.',
   },
   WEBHOOK_UNAUTHORIZED: { status: 401, title: 'Unauthorized', message: 'The webhook could not be authenticated.' },
+  WEBHOOK_BUSY: { status: 503, title: 'Busy', message: 'Too many webhook deliveries at once. Please retry later.' },
   INTERNAL: { status: 500, title: 'Internal error', message: 'Something went wrong on our side. Please try again.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics. One registry per app (tests build many apps in one process), with the
@@ -11,6 +11,10 @@ export class Metrics {
   readonly powensDuration: Histogram<'endpoint' | 'outcome'>;
   readonly powensErrors: Counter<'endpoint' | 'code'>;
   readonly redisErrors: Counter<'kind'>;
+  readonly webhookDeliveries: Counter<'event' | 'outcome'>;
+  readonly webhookQueueDepth: Gauge;
+  readonly webhookBodiesInFlight: Gauge;
+  readonly rateLimitRejections: Counter<'limiter'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -44,6 +48,28 @@ export class Metrics {
       name: 'redis_errors_total',
       help: 'Redis errors: kind="connection" for connection losses and failed reconnects, kind="command" for storage operations that failed',
       labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'webhook_deliveries_total',
+      help: 'Webhook deliveries by event (a handled event or "other") and outcome: accepted, duplicate, ignored, unauthorized, rejected (other 4xx), throttled (429/503), failed (work failed after the answer; also counted as accepted)',
+      labelNames: ['event', 'outcome'],
+      registers: [this.registry],
+    });
+    this.webhookQueueDepth = new Gauge({
+      name: 'webhook_queue_depth',
+      help: 'Webhook work queued or running in this process',
+      registers: [this.registry],
+    });
+    this.webhookBodiesInFlight = new Gauge({
+      name: 'webhook_bodies_in_flight',
+      help: 'Webhook bodies being read or held in this process (at most WEBHOOK_MAX_BODIES_IN_FLIGHT)',
+      registers: [this.registry],
+    });
+    this.rateLimitRejections = new Counter({
+      name: 'rate_limit_rejections_total',
+      help: 'Requests refused by a rate limit (429), by limiter: ip, user, webhook_ip',
+      labelNames: ['limiter'],
       registers: [this.registry],
     });
   }

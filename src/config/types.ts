@@ -75,6 +75,12 @@ export interface Config {
   webhookHmacSecret: string | undefined;
   /** Largest webhook body accepted, after gzip decompression too. */
   webhookBodyLimitBytes: number;
+  /** Accepted age of `BI-Signature-Date`, either way. */
+  webhookMaxAgeSeconds: number;
+  /** Webhook bodies read at once (per process). */
+  webhookMaxBodiesInFlight: number;
+  /** RATE_LIMIT_WEBHOOK_PER_IP: webhook deliveries a minute per IP (0: off). */
+  webhookRateLimitPerIp: number;
   rateLimit: { perIp: number; perUser: number };
   metricsToken: string | undefined;
   connectionsCacheTtlSeconds: number;

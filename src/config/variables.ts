@@ -371,6 +371,20 @@ export const SERVICE_VARIABLES = {
     default: String(10 * 1024 * 1024),
     description: 'Largest webhook body accepted, in bytes, after gzip decompression too.',
   }),
+  WEBHOOK_MAX_AGE_S: variable({
+    section: 'Webhooks',
+    type: t.int(10, 86400),
+    default: '300',
+    description:
+      "Accepted age of a signed webhook's `BI-Signature-Date`, in seconds, either way (a sender's clock may be ahead); older deliveries are refused (401) before their body is read.",
+  }),
+  WEBHOOK_MAX_BODIES_IN_FLIGHT: variable({
+    section: 'Webhooks',
+    type: t.int(1, 1000),
+    default: '8',
+    description:
+      'Webhook bodies one process reads at once; one more delivery gets a 503 with `Retry-After` before its body is read (Powens retries it). Memory held by bodies stays under this times `WEBHOOK_BODY_LIMIT_BYTES`.',
+  }),
 
   // --- Rate limits
   RATE_LIMIT_PER_IP: variable({
@@ -384,6 +398,13 @@ export const SERVICE_VARIABLES = {
     type: t.int(0, 1000000),
     default: '60',
     description: 'Requests a minute on the flow routes and the API, per user; `0` turns the limit off.',
+  }),
+  RATE_LIMIT_WEBHOOK_PER_IP: variable({
+    section: 'Rate limits',
+    type: t.int(0, 1000000),
+    default: '1200',
+    description:
+      'Webhook deliveries a minute per IP, counted before any body is read; `0` turns the limit off. Powens pushes from a few addresses: keep it above your peak of deliveries (a 429 only delays one, Powens retries it).',
   }),
 
   // --- Operations
@@ -460,7 +481,7 @@ export const CONTAINER_DEMO_ENV: readonly (readonly [ServiceName, string])[] = [
 /** Prose shown under a section's heading, in the README and (but for Demo) in `.env.example`. */
 export const SECTION_NOTES: Partial<Record<Section, string>> = {
   Webhooks:
-    "In the Powens console, give each event its URL with the event's name in the query, e.g. `${PUBLIC_URL}/webhooks/powens?event=CONNECTION_SYNCED` (likewise `CONNECTION_DELETED`, `USER_DELETED`).",
+    'In the Powens console, register one webhook per event, each at its own URL: `${PUBLIC_URL}/webhooks/powens/CONNECTION_SYNCED`, `.../CONNECTION_DELETED`, `.../USER_DELETED` (see "Webhooks and the connections cache" below).',
   Demo: `\`npm run demo\` only (not the container): it also reads the variables above, but defaults ${Object.entries(DEMO_DEFAULTS)
     .map(([name, value]) => `\`${name}\` to \`${value}\``)
     .join(

@@ -8,9 +8,10 @@ const SAFE = new Set(SAFE_METHODS);
 /**
  * The only paths the guard lets through: server-to-server calls that a browser never makes and
  * that authenticate otherwise (the webhook: HMAC or the user's Powens token). The route test
- * reads this same list, so a new exemption is a visible, reviewed change.
+ * reads this same list, so a new exemption is a visible, reviewed change. (The webhook routes,
+ * `/webhooks/powens/:event` included, are mounted before the guard in app.ts and never reach it.)
  */
-export const CSRF_EXEMPT_PATHS: readonly string[] = ['/webhooks/powens'];
+export const CSRF_EXEMPT_PATHS: readonly string[] = ['/webhooks/powens', '/webhooks/powens/:event'];
 
 /**
  * The one CSRF mechanism, mounted once for the whole app: every state-changing request needs

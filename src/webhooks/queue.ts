@@ -12,7 +12,14 @@ export class WorkQueue {
     private readonly concurrency: number,
     private readonly capacity: number,
     private readonly onError: (err: unknown) => void,
+    /** Told of the number of jobs queued or running whenever it changes (a gauge). */
+    private readonly onDepth: (depth: number) => void = () => undefined,
   ) {}
+
+  /** Jobs queued or running. */
+  get depth(): number {
+    return this.pending.length + this.running;
+  }
 
   /** Whether one more job would be accepted. */
   hasRoom(): boolean {
@@ -23,6 +30,7 @@ export class WorkQueue {
   push(job: () => Promise<void>): boolean {
     if (!this.hasRoom()) return false;
     this.pending.push(job);
+    this.onDepth(this.depth);
     setImmediate(() => this.drain());
     return true;
   }
@@ -42,6 +50,7 @@ export class WorkQueue {
         .catch((err: unknown) => this.onError(err))
         .finally(() => {
           this.running -= 1;
+          this.onDepth(this.depth);
           this.drain();
         });
     }

@@ -225,7 +225,7 @@ describe('the demo in Chromium', () => {
     });
     // Powens tells the service with a webhook; the service then shows the new state.
     const delivery = (await knob('/webhooks/send', {
-      url: `${base}/webhooks/powens`,
+      base,
       event: 'CONNECTION_SYNCED',
       connectionId: Number(connectionId),
       hmacSecret: WEBHOOK_SECRET,

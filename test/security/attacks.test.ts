@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { digest } from '../../src/crypto.js';
 import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
@@ -38,7 +38,9 @@ type Allowance =
   /** The flow of `state` in session `sessionId` is taken out (single use, success or not). */
   | { kind: 'flow-consumed'; sessionId: string; state: string }
   /** The user's connections cache: filled by a read, dropped by an attempted change. */
-  | { kind: 'cache'; userId: string };
+  | { kind: 'cache'; userId: string }
+  /** An authenticated webhook's delivery id, remembered for deduplication. */
+  | { kind: 'webhook-seen'; id: string };
 
 interface Prepared {
   req: RawRequest;
@@ -341,6 +343,62 @@ function cases(): AttackCase[] {
       send('POST', '/webhooks/powens?event=USER_DELETED', deletedEvent(w), JSON_TYPE, ['Authorization', `Bearer ${randomBytes(24).toString('base64url')}`]),
     status: 401,
   });
+  const userDeleted = (w: World): string =>
+    JSON.stringify({ id_webhook_data: Date.now() * 1000 + ++unique, id: w.victim.powensUserId, signin: '2024-01-02 03:04:05' });
+  const signedFor = (path: string, body: string): Header[] => {
+    const date = new Date().toISOString();
+    return [
+      ['BI-Signature', createHmac('sha256', HMAC_SECRET).update(`POST.${path}.${date}.${body}`).digest('base64')],
+      ['BI-Signature-Date', date],
+    ];
+  };
+  add({
+    name: 'webhook at its per-event URL with a forged BI-Signature',
+    route: 'POST /webhooks/powens/:event',
+    prepare: (w) =>
+      send(
+        'POST',
+        '/webhooks/powens/USER_DELETED',
+        userDeleted(w),
+        JSON_TYPE,
+        ['BI-Signature', randomBytes(32).toString('base64')],
+        ['BI-Signature-Date', new Date().toISOString()],
+      ),
+    status: 401,
+    check: (res) => problem(res, 'WEBHOOK_UNAUTHORIZED'),
+  });
+  add({
+    name: 'webhook signed for another event’s URL, sent to USER_DELETED’s',
+    route: 'POST /webhooks/powens/:event',
+    prepare: (w) => {
+      const body = userDeleted(w);
+      return send('POST', '/webhooks/powens/user-deleted', body, JSON_TYPE, ...signedFor('/webhooks/powens/USER_CREATED', body));
+    },
+    status: 401,
+    check: (res) => problem(res, 'WEBHOOK_UNAUTHORIZED'),
+  });
+  add({
+    name: 'webhook with the victim’s own token while an HMAC secret is set',
+    route: 'POST /webhooks/powens/:event',
+    prepare: (w) => send('POST', '/webhooks/powens/USER_DELETED', userDeleted(w), JSON_TYPE, ['Authorization', `Bearer ${w.victim.token}`]),
+    status: 401,
+    check: (res) => problem(res, 'WEBHOOK_UNAUTHORIZED'),
+  });
+  add({
+    name: 'webhook on the query form: a connection’s body (whose id is the victim’s Powens user id) posted as USER_DELETED',
+    route: 'POST /webhooks/powens',
+    prepare: (w) => {
+      const id = Date.now() * 1000 + ++unique;
+      const body = JSON.stringify({ id_webhook_data: id, id: w.victim.powensUserId, id_user: w.attacker.powensUserId });
+      return {
+        req: send('POST', '/webhooks/powens?event=USER_DELETED', body, JSON_TYPE, ...signedFor('/webhooks/powens', body)),
+        allow: [{ kind: 'webhook-seen', id: String(id) }],
+      };
+    },
+    // Authenticated, so acknowledged (Powens retries anything else), but acted on by no one.
+    status: 200,
+    check: (res) => expect(JSON.parse(res.body)).toEqual({ status: 'ignored' }),
+  });
   add({
     name: 'webhook with an HTML body and no authentication',
     route: 'POST /webhooks/powens',
@@ -625,10 +683,14 @@ function cases(): AttackCase[] {
     name: 'a webhook body over WEBHOOK_BODY_LIMIT_BYTES',
     route: 'POST /webhooks/powens',
     prepare: (w) =>
-      send('POST', '/webhooks/powens?event=USER_DELETED', JSON.stringify({ user: { id: w.victim.powensUserId }, pad: 'x'.repeat(4000) }), JSON_TYPE, [
-        'Authorization',
-        `Bearer ${w.victim.token}`,
-      ]),
+      send(
+        'POST',
+        '/webhooks/powens?event=USER_DELETED',
+        JSON.stringify({ user: { id: w.victim.powensUserId }, pad: 'x'.repeat(4000) }),
+        JSON_TYPE,
+        ['BI-Signature', randomBytes(32).toString('base64')],
+        ['BI-Signature-Date', new Date().toISOString()],
+      ),
     status: 413,
   });
   add({
@@ -1281,6 +1343,8 @@ function unexplained(all: Change[], allow: Allowance[], keys: Keys, prefix: stri
         }
         case 'cache':
           return [keys.connectionsCache(a.userId), keys.connectionsLock(a.userId), keys.connectionsGeneration(a.userId)].includes(c.key);
+        case 'webhook-seen':
+          return c.what === 'added' && c.key === keys.webhookSeen(a.id);
       }
       return false;
     });

@@ -458,6 +458,9 @@ describe('the other tuning variables', () => {
     expect(c.shutdownTimeoutMs).toBe(8000);
     expect(c.keepAliveTimeoutMs).toBe(65000);
     expect(c.webhookBodyLimitBytes).toBe(10 * 1024 * 1024);
+    expect(c.webhookMaxAgeSeconds).toBe(300);
+    expect(c.webhookMaxBodiesInFlight).toBe(8);
+    expect(c.webhookRateLimitPerIp).toBe(1200);
   });
 
   it.each([
@@ -470,6 +473,9 @@ describe('the other tuning variables', () => {
     ['SHUTDOWN_TIMEOUT_MS', '9600'],
     ['KEEP_ALIVE_TIMEOUT_MS', '10'],
     ['WEBHOOK_BODY_LIMIT_BYTES', '100'],
+    ['WEBHOOK_MAX_AGE_S', '5'],
+    ['WEBHOOK_MAX_BODIES_IN_FLIGHT', '0'],
+    ['RATE_LIMIT_WEBHOOK_PER_IP', '-1'],
   ])('%s=%s is refused', (name, value) => {
     oneProblem({ ...PROD, [name]: value }, name);
   });
