@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { digest } from '../../src/crypto.js';
 import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { catalogue, type ErrorCode } from '../../src/errors.js';
+import { errorText, type ErrorCode } from '../../src/errors.js';
 import type { PendingFlow } from '../../src/storage/flows.js';
 import { createKeys, type Keys } from '../../src/storage/keys.js';
 import type { Browser } from '../helpers/browser.js';
@@ -133,7 +133,7 @@ function problem(res: RawResponse, code: ErrorCode): void {
 
 function errorPage(res: RawResponse, code: ErrorCode): void {
   expect(res.header('content-type')).toMatch(/^text\/html/);
-  expect(res.body).toContain(`<h1>${catalogue[code].title}</h1>`);
+  expect(res.body).toContain(`<h1>${errorText(code, 'en').title}</h1>`);
 }
 
 /** Nothing of an injected payload comes back (every payload of this suite calls alert). */
