@@ -205,7 +205,7 @@ describe('message: a sentence for the user, never a URL or technical text', () =
       toConnectionView(connection({ id: 93, state: 'wrongpass', error_message: 'Bad password' })),
       toConnectionView(connection({ id: 94, state: 'webauthRequired', error_message: 'Redirecting to https://bank.example/openauth?state=x' })),
       // A bank name that spells the fields out is data, not a connection.
-      toConnectionView(connection({ id: 95, connector: { id: 1, uuid: null, name: '"state":"bug","status":"temporary_error","message":null' } })),
+      toConnectionView(connection({ id: 95, connector: { id: 1, uuid: 'x', name: '"state":"bug","status":"temporary_error","message":null' } })),
     ];
     const cached = JSON.stringify(views);
     const answer = JSON.parse(localizeMessages(cached, lang)) as typeof views;
