@@ -132,10 +132,19 @@ export function connectionMessage(state: string | null, status: ConnectionStatus
  */
 export function localizeMessages(json: string, lang: Lang): string {
   return json.replace(CALLS_FOR_MESSAGE, (whole, stateJson: string, status: ConnectionStatus) => {
-    const state = JSON.parse(stateJson) as string | null;
-    const message = connectionMessage(state, status, lang);
-    return message === null ? whole : `"state":${stateJson},"status":"${status}","message":${JSON.stringify(message)}`;
+    const key = `${lang} ${status} ${stateJson}`;
+    let replacement = filled.get(key);
+    if (replacement === undefined) {
+      const message = connectionMessage(JSON.parse(stateJson) as string | null, status, lang);
+      replacement = message === null ? whole : `"state":${stateJson},"status":"${status}","message":${JSON.stringify(message)}`;
+      // Bounded: the states are Powens' few names, but an unknown one must not grow this forever.
+      if (filled.size < 500) filled.set(key, replacement);
+    }
+    return replacement;
   });
 }
+
+/** The replacement text by language, status and state, worked out once (a hit is a Map lookup). */
+const filled = new Map<string, string>();
 
 const CALLS_FOR_MESSAGE = /"state":("(?:[^"\\]|\\.)*"|null),"status":"(action_needed|temporary_error|unknown)","message":null/g;
