@@ -139,7 +139,7 @@ export function createApp(deps: AppDeps): BuiltApp {
     next(new AppError('NOT_FOUND'));
   });
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND')));
-  app.use(createErrorHandler(logger));
+  app.use(createErrorHandler(logger, config));
 
   return { app, lifecycle, metrics, tokens, connections, webhooks };
 }

@@ -134,7 +134,11 @@ const schemas: Record<string, JsonSchema> = {
         examples: [null, 'SCARequired', 'wrongpass', 'websiteUnavailable'],
       },
       status: { $ref: '#/components/schemas/ConnectionStatus' },
-      message: { type: ['string', 'null'], description: 'Text from the bank meant for the user, or null.' },
+      message: {
+        type: ['string', 'null'],
+        description:
+          "A sentence for the user in the request's language (Accept-Language: en or fr; Content-Language says which): the bank's own text when it is plain prose, else the service's by state; null when all is well. Never a URL or technical text.",
+      },
       lastUpdate: { ...ISO_DATE, description: 'Last successful sync (ISO 8601, UTC), or null before the first one.' },
       createdAt: { ...ISO_DATE, description: 'When the connection was added (ISO 8601, UTC).' },
       expiresAt: {

@@ -5,7 +5,9 @@ import type { Connections } from '../connections/service.js';
 import { AppError } from '../errors.js';
 import { parseId } from '../http/params.js';
 import type { RouteSpec } from '../http/routes.js';
+import { languageOf } from '../i18n/index.js';
 import type { ConnectorsCatalogue } from '../powens/connectors.js';
+import { localizeMessages } from '../powens/status.js';
 import { createOpenApiDocument } from './openapi.js';
 
 export interface ApiDeps {
@@ -54,9 +56,12 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
       path: '/me/connections',
       format: 'json',
       use,
-      handler: async (_req, res) => {
+      handler: async (req, res) => {
         res.setHeader('Cache-Control', 'no-store');
-        const json = await deps.connections.listJson(currentUser(res));
+        // The cache is per user and language-neutral; `message` is put in the reader's language here.
+        const lang = languageOf(deps.config.powens.webviewLang, req.headers);
+        const json = localizeMessages(await deps.connections.listJson(currentUser(res)), lang);
+        res.setHeader('Content-Language', lang);
         res.setHeader('Content-Type', 'application/json; charset=utf-8');
         res.send(json);
       },

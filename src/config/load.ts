@@ -116,6 +116,9 @@ function toConfig(e: Parsed): Config {
     auth,
     appLoginUrl: e.APP_LOGIN_URL,
     corsOrigins: e.CORS_ORIGINS ?? [],
+    // Derived from CORS_ORIGINS, an http origin is left out in production rather than refused:
+    // CORS_ORIGINS itself accepts one there.
+    returnToOrigins: e.RETURN_TO_ORIGINS ?? (e.CORS_ORIGINS ?? []).filter((o) => !production || o.startsWith('https:')),
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     webhookHmacSecret: e.WEBHOOK_HMAC_SECRET,

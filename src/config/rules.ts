@@ -57,6 +57,12 @@ const httpsInProduction: Rule[] = (['PUBLIC_URL', 'POWENS_REDIRECT_URI', 'POWENS
   }),
 );
 
+/** A return_to on plain http could be read or rewritten on the way; loopback development needs it. */
+const returnToOrigins = rule(['NODE_ENV', 'RETURN_TO_ORIGINS'], (e, report) => {
+  if (isProduction(e.NODE_ENV) && e.RETURN_TO_ORIGINS?.some((o) => !isHttps(o)))
+    report('RETURN_TO_ORIGINS', 'must list https origins only when NODE_ENV=production');
+});
+
 const sessionSecrets = rule(['NODE_ENV', 'SESSION_SECRET'], (e, report) => {
   if (isProduction(e.NODE_ENV) && e.SESSION_SECRET?.some((s) => s.length < 32)) {
     report('SESSION_SECRET', 'every secret in the list must be at least 32 characters when NODE_ENV=production');
@@ -114,7 +120,7 @@ export const REDIS_RULES: Rule[] = [
   }),
 ];
 
-export const SERVICE_RULES: Rule[] = [...requiredInProduction, ...httpsInProduction, sessionSecrets, ...auth, ...REDIS_RULES];
+export const SERVICE_RULES: Rule[] = [...requiredInProduction, ...httpsInProduction, returnToOrigins, sessionSecrets, ...auth, ...REDIS_RULES];
 
 /**
  * Offline tools on the stored data (`npm run rotate-keys`): REDIS_URL and TOKEN_ENCRYPTION_KEYS

@@ -70,6 +70,8 @@ export interface Config {
   auth: AuthConfig;
   appLoginUrl: string | undefined;
   corsOrigins: string[];
+  /** Origins an absolute `return_to` may name; the first is the default landing after a flow. */
+  returnToOrigins: string[];
   trustProxy: TrustProxy;
   logLevel: string;
   webhookHmacSecret: string | undefined;

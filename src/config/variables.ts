@@ -355,6 +355,14 @@ export const SERVICE_VARIABLES = {
     example: 'https://app.example.com',
     description: 'Origins allowed to call the JSON API with credentials, comma-separated, no path, no trailing slash.',
   }),
+  RETURN_TO_ORIGINS: variable({
+    section: 'Browser & CORS',
+    type: t.originList(),
+    defaultNote: '`CORS_ORIGINS` (with NODE_ENV=production, its https origins)',
+    example: 'https://app.example.com',
+    description:
+      "Origins that `return_to` may name in an absolute URL (the app's frontend on another origin), comma-separated like `CORS_ORIGINS`. The first is where a flow lands without a usable `return_to` (else `/` of this service). (P): https.",
+  }),
 
   // --- Webhooks
   WEBHOOK_HMAC_SECRET: variable({

@@ -1,14 +1,17 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Authenticator } from '../auth/user.js';
 import { hasCookie } from '../auth/user.js';
 import type { Config } from '../config.js';
 import type { Connections } from '../connections/service.js';
 import { safeEqual } from '../crypto.js';
 import { AppError, type ErrorCode } from '../errors.js';
+import { messagePage } from '../http/html.js';
 import { parseId, singleParam } from '../http/params.js';
 import { withQuery } from '../http/return-to.js';
+import { languageOf, t } from '../i18n/index.js';
+import { safeError } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import type { FlowStore, PendingFlow } from '../storage/flows.js';
+import type { FinishedFlow, FlowStore, PendingFlow } from '../storage/flows.js';
 import { startPath } from './links.js';
 
 export interface CallbackDeps {
@@ -26,6 +29,8 @@ const MAX_ERROR_DESCRIPTION = 300;
 const WEBVIEW_ERRORS: ReadonlyMap<string, ErrorCode> = new Map<string, ErrorCode>([
   ['access_denied', 'FLOW_CANCELLED'],
   ['tos_declined', 'FLOW_TOS_DECLINED'],
+  // The webview sat idle too long (official SDK's WebviewErrorCode; docs/POWENS-API.md).
+  ['session_expired', 'FLOW_SESSION_EXPIRED'],
   ['server_error', 'FLOW_POWENS_ERROR'],
 ]);
 
@@ -77,14 +82,26 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
       const query = readQuery(req.query);
       const cookieSent = hasCookie(req, deps.sessionCookie);
       const flow = cookieSent && query.state !== undefined && query.state !== '' ? await deps.flows.consume(req.sessionID, query.state) : null;
-      // Known from here on: "try again" restarts this very flow; an unknown one can only start over.
-      res.locals.page = { retryPath: flow === null ? '/connect' : startPath(flow.kind, flow.returnTo, flow.connectionId) };
+      // Known from here on: "try again" restarts this very flow and the way back is its return_to;
+      // an unknown one can only add a connection, and goes back to the default landing.
+      res.locals.page =
+        flow === null
+          ? { retryPath: '/connect', retryAction: 'add' }
+          : { retryPath: startPath(flow.kind, flow.returnTo, flow.connectionId), retryAction: flow.kind, backTo: flow.returnTo };
       if (flow !== null) kind = flow.kind;
 
       if (query.problem !== undefined) throw query.problem;
       if (!cookieSent) throw cookieMissing(deps.config, req);
       if (query.state === undefined || query.state === '') throw new AppError('STATE_MISSING');
-      if (flow === null) throw new AppError('STATE_INVALID');
+      if (flow === null) {
+        // A reload of a callback that succeeded: say so, not "expired".
+        const finished = await finishedBefore(deps, req, query.state);
+        if (finished !== null) {
+          sendFinished(deps.config, req, res, finished);
+          return;
+        }
+        throw new AppError('STATE_INVALID');
+      }
       const userId = await deps.auth.userId(req);
       if (userId === null) throw new AppError('USER_REQUIRED');
       if (!safeEqual(userId, flow.userId)) throw new AppError('FLOW_USER_MISMATCH');
@@ -99,6 +116,10 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
       const connectionId =
         flow.kind === 'reconnect' ? (flow.connectionId ?? undefined) : (parseId(query.connectionIdText) ?? parseId(query.connectionIdsText?.split(',')[0]));
       const back = flow.kind !== 'manage' && connectionId !== undefined ? withQuery(flow.returnTo, 'connection_id', String(connectionId)) : flow.returnTo;
+      await deps.flows.markFinished(req.sessionID, query.state, { userId, kind: flow.kind, back }).catch((err: unknown) => {
+        // Only a reload of this callback depends on it: the flow itself went well.
+        req.log?.warn({ err: safeError(err) }, 'could not remember the finished flow');
+      });
       res.setHeader('Cache-Control', 'no-store');
       res.redirect(303, back);
       deps.metrics.flowOutcomes.inc({ flow: flow.kind, result: 'ok' });
@@ -107,6 +128,29 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
       throw err;
     }
   };
+}
+
+/** The flow this session finished well with `state`, if the user signed in now is the one who finished it. */
+async function finishedBefore(deps: CallbackDeps, req: Request, state: string): Promise<FinishedFlow | null> {
+  const finished = await deps.flows.finished(req.sessionID, state);
+  if (finished === null) return null;
+  const userId = await deps.auth.userId(req);
+  return userId !== null && safeEqual(userId, finished.userId) ? finished : null;
+}
+
+function sendFinished(config: Config, req: Request, res: Response, finished: FinishedFlow): void {
+  const lang = languageOf(config.powens.webviewLang, req.headers);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Language', lang);
+  res.type('html').send(
+    messagePage({
+      lang,
+      demo: config.auth.mode === 'demo',
+      title: t(lang, `flow.done.${finished.kind}`),
+      message: t(lang, 'flow.done.message'),
+      links: [{ href: finished.back, label: t(lang, 'page.back'), action: 'back' }],
+    }),
+  );
 }
 
 function cookieMissing(config: Config, req: Request): AppError {

@@ -24,17 +24,23 @@ export interface StartDeps {
 export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
   return async (req, res) => {
     const userId = currentUser(res);
-    const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048));
+    // A path of this service or an absolute URL on RETURN_TO_ORIGINS; else the default landing.
+    const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048), deps.config.returnToOrigins);
     const connectionId = kind === 'reconnect' ? (parseId(String(req.params.connectionId ?? '')) ?? null) : null;
     const badId = kind === 'reconnect' && connectionId === null;
-    res.locals.page = { retryPath: badId ? '/' : startPath(kind, returnTo, connectionId) };
-    if (badId) throw new AppError('CONNECTION_NOT_FOUND');
+    // An app's own bank picker: a malformed uuid is a 400 before anything is stored or asked of Powens.
     const connectorUuids = kind === 'connect' ? connectorUuidsParam(req.query) : [];
-    if (connectorUuids.length > 0) res.locals.page = { retryPath: withConnectorUuids(startPath(kind, returnTo, null), connectorUuids) };
+    const start = badId ? undefined : startPath(kind, returnTo, connectionId);
+    res.locals.page = {
+      retryPath: start !== undefined && connectorUuids.length > 0 ? withConnectorUuids(start, connectorUuids) : start,
+      retryAction: kind,
+      backTo: returnTo,
+    };
+    if (badId) throw new AppError('CONNECTION_NOT_FOUND');
 
     const minted = await deps.connections.webviewCode(userId, connectionId);
     const code = minted?.code ?? null;
-    if (code === null && kind !== 'connect') throw new AppError('NOT_LINKED', { retryPath: '/connect' });
+    if (code === null && kind !== 'connect') throw new AppError('NOT_LINKED', { retryPath: startPath('connect', returnTo, null) });
     // Only now, once the flow will start: a refused request must not leave a session behind.
     await bindSession(req, userId);
     // The flow and the session are independent writes: sent together, they cost one wait

@@ -1,28 +1,15 @@
 import type { Request } from 'express';
 import { WEBVIEW_LANGS, type Config, type WebviewLang } from '../config.js';
+import { negotiate } from '../i18n/index.js';
 import type { FlowKind } from '../storage/flows.js';
 
 /**
  * The webview language: POWENS_WEBVIEW_LANG, else the browser's Accept-Language among those
  * Powens offers, else English. The segment is always sent: the bare path has been seen failing.
+ * Pages and messages choose theirs the same way among the catalogue's (i18n `languageOf`).
  */
 export function webviewLang(config: Config, req: Request): WebviewLang {
-  if (config.powens.webviewLang !== undefined) return config.powens.webviewLang;
-  const header = req.headers['accept-language'];
-  if (typeof header !== 'string' || header.length > 512) return 'en';
-  const ranked = header
-    .split(',')
-    .map((part, i) => {
-      const [tag = '', ...params] = part.trim().split(';');
-      const q = params.map((p) => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
-      return { lang: tag.trim().toLowerCase().split('-')[0] ?? '', q: q === undefined ? 1 : Number(q), i };
-    })
-    .filter((x) => x.q > 0)
-    .sort((a, b) => b.q - a.q || a.i - b.i);
-  for (const { lang } of ranked) {
-    if ((WEBVIEW_LANGS as readonly string[]).includes(lang)) return lang as WebviewLang;
-  }
-  return 'en';
+  return config.powens.webviewLang ?? negotiate(req.headers['accept-language'], WEBVIEW_LANGS) ?? 'en';
 }
 
 export interface WebviewParams {

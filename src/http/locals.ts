@@ -10,7 +10,13 @@ export type ResponseFormat = 'page' | 'json';
 export interface PageLinks {
   /** Where "try again" leads; none: the page has no such link. */
   retryPath?: string | undefined;
+  /** What that link does, which names its button: restart this kind of flow, or add a connection. Default: `connect`. */
+  retryAction?: RetryAction;
+  /** The way back to the app: the flow's return_to. Default: the default landing (RETURN_TO_ORIGINS). */
+  backTo?: string;
 }
+
+export type RetryAction = 'connect' | 'reconnect' | 'manage' | 'add';
 
 declare global {
   // Express types res.locals as Express.Locals merged with a loose record: declaring the fields

@@ -1,3 +1,4 @@
+import { t, type Lang } from '../i18n/index.js';
 import { isoDate } from './dates.js';
 import type { PowensConnection } from './types.js';
 
@@ -85,7 +86,9 @@ export function toConnectionView(c: PowensConnection, opts: ViewOptions): Connec
     },
     state,
     status,
-    message: c.error_message ?? null,
+    // Powens' own text only when it reads as a sentence; otherwise the answer fills in one of
+    // ours, in the request's language (localizeMessages), after the cache.
+    message: plainProse(c.error_message),
     lastUpdate: isoDate(c.last_update, opts.timeZone),
     createdAt: isoDate(c.created, opts.timeZone),
     expiresAt,
@@ -94,3 +97,74 @@ export function toConnectionView(c: PowensConnection, opts: ViewOptions): Connec
     reconnectUrl: status === 'action_needed' || expiresSoon ? `/reconnect/${c.id}` : null,
   };
 }
+
+/** Longest Powens text passed on as `message`: a sentence or two, never a page of diagnostics. */
+export const MAX_PROSE_LENGTH = 200;
+
+/** States with a sentence of their own in the catalogue (`connection.state.<state>`, checked by the compiler). */
+const STATES_WITH_SENTENCE = [...ACTION_NEEDED_STATES, ...TEMPORARY_ERROR_STATES, 'notSupported'] as const;
+type StateWithSentence = (typeof STATES_WITH_SENTENCE)[number];
+const WITH_SENTENCE: ReadonlySet<string> = new Set(STATES_WITH_SENTENCE);
+function hasSentence(state: string): state is StateWithSentence {
+  return WITH_SENTENCE.has(state);
+}
+/** Powens' state names: a text made of them is a code, not prose. */
+const STATE_NAMES: ReadonlySet<string> = new Set([...STATES_WITH_SENTENCE, 'validating']);
+
+/**
+ * Powens' `error_message` when it is plain prose a person can read, else null. Powens documents it
+ * as "an optional message from the institution to guide the user", and it has been seen holding
+ * "Redirecting to https://..." with a bank URL and its tokens (docs/POWENS-API.md): so no URL or
+ * domain, no markup or code-like token (identifiers, state names, long numbers or hex, braces,
+ * `=`), no control or format character, bounded length, and words with letters in them.
+ */
+export function plainProse(text: string | null | undefined): string | null {
+  if (typeof text !== 'string') return null;
+  const value = text.trim().replace(/ {2,}/g, ' ');
+  if (value.length < 8 || value.length > MAX_PROSE_LENGTH) return null;
+  // Controls, format characters (bidi overrides, zero-width), line breaks and tabs.
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) return null;
+  // Markup, templates, code and paths.
+  if (/[<>{}[\]\\|=_`$#^~*@]/.test(value)) return null;
+  // A scheme (`https:`, `javascript:`) or a colon glued to the next word; `www.`; a domain-like word.
+  if (/[a-z][a-z0-9+.-]*:\S/i.test(value) || /\bwww\./i.test(value) || /\b[a-z0-9-]+\.(?:[a-z0-9-]+\.)*[a-z]{2,}\b/i.test(value)) return null;
+  // Identifiers (camelCase, state names), long numbers and hexadecimal runs.
+  const words = value.split(' ');
+  if (words.some((w) => STATE_NAMES.has(w.replace(/[^\p{L}]/gu, '')) || /\p{Ll}\p{Lu}/u.test(w) || /\d{5,}/.test(w) || /[0-9a-f]{12,}/i.test(w))) return null;
+  // Prose: at least two words made of letters.
+  if (words.filter((w) => /\p{L}{2,}/u.test(w)).length < 2) return null;
+  return value;
+}
+
+/** Our sentence for a connection whose Powens text is not fit to show: by state, else by status; none for ok and syncing. */
+export function connectionMessage(state: string | null, status: ConnectionStatus, lang: Lang): string | null {
+  if (state !== null && hasSentence(state)) return t(lang, `connection.state.${state}`);
+  if (status === 'action_needed' || status === 'temporary_error' || status === 'unknown') return t(lang, `connection.status.${status}`);
+  return null;
+}
+
+/**
+ * The cached list (JSON text, language-neutral: `message` is Powens' prose or null) with each
+ * null `message` of a connection that calls for one filled in `lang`. Done on the text, without
+ * parsing the list on every cache hit: toConnectionView writes `state`, `status` and `message`
+ * side by side, and inside a JSON string every `"` is escaped, so the pattern only meets those
+ * fields of a connection (test/unit/status.test.ts holds it to toConnectionView's output).
+ */
+export function localizeMessages(json: string, lang: Lang): string {
+  return json.replace(CALLS_FOR_MESSAGE, (whole, stateJson: string, status: ConnectionStatus) => {
+    const key = `${lang} ${status} ${stateJson}`;
+    let replacement = filled.get(key);
+    if (replacement === undefined) {
+      const message = connectionMessage(JSON.parse(stateJson) as string | null, status, lang);
+      replacement = message === null ? whole : `"state":${stateJson},"status":"${status}","message":${JSON.stringify(message)}`;
+      // Bounded: the states are Powens' few names, but an unknown one must not grow this forever.
+      if (filled.size < 500) filled.set(key, replacement);
+    }
+    return replacement;
+  });
+}
+
+/** The replacement text by language, status and state, worked out once (a hit is a Map lookup). */
+const filled = new Map<string, string>();
+
+const CALLS_FOR_MESSAGE = /"state":("(?:[^"\\]|\\.)*"|null),"status":"(action_needed|temporary_error|unknown)","message":null/g;

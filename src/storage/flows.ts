@@ -15,6 +15,15 @@ export interface PendingFlow {
   withCode: boolean;
 }
 
+/** A flow that ended well, as a reload of its callback tells it: no state, no code, no token. */
+export interface FinishedFlow {
+  userId: string;
+  kind: FlowKind;
+  /** Where the callback sent the browser (return_to, with the connection id). */
+  back: string;
+  finishedAt: number;
+}
+
 export const FLOW_TTL_MS = 15 * 60 * 1000;
 export const MAX_FLOWS_PER_SESSION = 10;
 
@@ -77,6 +86,25 @@ export class FlowStore {
     const flow = JSON.parse(raw) as PendingFlow;
     if (this.now() - flow.createdAt > FLOW_TTL_MS) return null;
     return flow;
+  }
+
+  /**
+   * Remembers, for FLOW_TTL_MS, that the flow of `state` finished well in this session: a reload
+   * of its callback (the state is spent by then) then says so instead of "expired". Keyed like
+   * the flow, by hashes of the session id and of the state.
+   */
+  async markFinished(sessionId: string, state: string, finished: Omit<FinishedFlow, 'finishedAt'>): Promise<void> {
+    const key = this.keys.flowDone(digest(sessionId), digest(state));
+    const record: FinishedFlow = { ...finished, finishedAt: this.now() };
+    await guard(this.redis.set(key, JSON.stringify(record), 'PX', FLOW_TTL_MS), this.onStoreError);
+  }
+
+  /** The flow of `state` if it finished well in this session within FLOW_TTL_MS. */
+  async finished(sessionId: string, state: string): Promise<FinishedFlow | null> {
+    const raw = await guard(this.redis.get(this.keys.flowDone(digest(sessionId), digest(state))), this.onStoreError);
+    if (raw === null) return null;
+    const finished = JSON.parse(raw) as FinishedFlow;
+    return this.now() - finished.finishedAt > FLOW_TTL_MS ? null : finished;
   }
 
   /** Pending flows of a session (expired ones included until they are pushed out). */

@@ -11,6 +11,8 @@ export interface Keys {
   /** Pending flows of one session share a hash tag, so they live on one Cluster slot. */
   flow(sessionHash: string, stateHash: string): string;
   flowIndex(sessionHash: string): string;
+  /** A flow of that session finished well: what a reload of its callback shows. */
+  flowDone(sessionHash: string, stateHash: string): string;
   connectionsCache(userId: string): string;
   connectionsLock(userId: string): string;
   /** Changes on every invalidation, so a fill that began before it cannot store stale data. */
@@ -39,6 +41,7 @@ export function createKeys(prefix: string): Keys {
     powensUser: (id) => `${prefix}powens-user:${id}`,
     flow: (s, h) => `${prefix}flow:{${s}}:${h}`,
     flowIndex: (s) => `${prefix}flows:{${s}}`,
+    flowDone: (s, h) => `${prefix}flow-done:{${s}}:${h}`,
     connectionsCache: (userId) => `${prefix}connections:{${enc(userId)}}`,
     connectionsLock: (userId) => `${prefix}connections-lock:{${enc(userId)}}`,
     connectionsGeneration: (userId) => `${prefix}connections-gen:{${enc(userId)}}`,

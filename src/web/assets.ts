@@ -23,7 +23,7 @@ export const APP_CSS = `
 }
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; background: var(--bg); color: var(--ink); }
+body { margin: 0; overflow-wrap: break-word; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; background: var(--bg); color: var(--ink); }
 .card { max-width: 46rem; margin: 3rem auto; padding: 2rem 2.25rem; background: var(--surface); border: 1px solid var(--line); border-radius: var(--radius); box-shadow: var(--shadow); }
 @media (max-width: 40rem) { .card { margin: 0; min-height: 100vh; border-radius: 0; border: 0; padding: 1.25rem; } }
 h1 { font-size: 1.45rem; line-height: 1.25; margin: 0 0 .5rem; letter-spacing: -.01em; }
@@ -31,6 +31,8 @@ h2 { font-size: 1.1rem; margin: 0; }
 p { margin: .5rem 0 1rem; }
 a { color: var(--accent); }
 .message { font-size: 1.05rem; }
+.actions { display: flex; gap: .75rem; flex-wrap: wrap; margin: 1.25rem 0 0; }
+.actions:empty { display: none; }
 .reference { color: var(--muted); font-size: .85rem; margin-top: 1.5rem; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; background: var(--surface-2); border: 1px solid var(--line); border-radius: 6px; padding: .05rem .35rem; }
 .muted { color: var(--muted); }
@@ -54,13 +56,16 @@ input[type=text] { padding: .65rem .8rem; border-radius: 10px; border: 1px solid
 label { font-weight: 600; font-size: .92rem; }
 form.inline { display: inline; }
 
-/* Demo home */
-.topbar { display: flex; justify-content: space-between; align-items: center; gap: 1rem; flex-wrap: wrap; padding-bottom: 1.25rem; margin-bottom: 1.5rem; border-bottom: 1px solid var(--line); }
-.brand { display: flex; align-items: center; gap: .6rem; font-weight: 700; }
+/* Every page's header; the demo home adds the signed-in user at its right end. */
+.topbar { display: flex; justify-content: space-between; align-items: center; gap: .5rem 1rem; flex-wrap: wrap; padding-bottom: 1.25rem; margin-bottom: 1.5rem; border-bottom: 1px solid var(--line); }
+.brand { display: flex; align-items: center; gap: .6rem; font-weight: 700; min-width: 0; }
 .brand-mark { width: 1.9rem; height: 1.9rem; border-radius: 9px; background: linear-gradient(135deg, var(--accent), #8a5cf6); box-shadow: inset 0 -6px 0 rgba(255,255,255,.18); }
 .pill { font-size: .7rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase; color: var(--muted); border: 1px solid var(--line); border-radius: 999px; padding: .1rem .55rem; }
-.account { display: flex; align-items: center; gap: .5rem; font-size: .92rem; color: var(--muted); }
-.account strong { color: var(--ink); font-weight: 600; max-width: 16rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+/* A long user id shrinks (with an ellipsis) before anything else: "Sign out" always stays on screen. */
+.account { display: flex; align-items: center; gap: .5rem; font-size: .92rem; color: var(--muted); min-width: 0; max-width: 100%; }
+.account > * { flex: none; }
+.account strong { flex: 0 1 auto; min-width: 0; color: var(--ink); font-weight: 600; max-width: 16rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+@media (max-width: 30rem) { .account-label { display: none; } }
 .avatar { width: 2rem; height: 2rem; border-radius: 50%; display: inline-flex; align-items: center; justify-content: center; background: var(--accent-soft); color: var(--accent); font-weight: 700; text-transform: uppercase; }
 .intro { color: var(--muted); margin-top: 0; }
 .section-head { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; margin: 1.5rem 0 .75rem; }
@@ -70,6 +75,8 @@ form.inline { display: inline; }
 .notice::before { content: "\\2713"; color: var(--ok); font-weight: 800; }
 .notice.error { background: var(--bad-soft); }
 .notice.error::before { content: "!"; color: var(--bad); }
+.notice.warn { background: var(--warn-soft); }
+.notice.warn::before { content: "!"; color: var(--warn); }
 
 ul.connections { list-style: none; margin: 0; padding: 0; display: grid; gap: .75rem; }
 li.connection { display: grid; grid-template-columns: auto 1fr auto; gap: 1rem; align-items: center; padding: 1rem; border: 1px solid var(--line); border-radius: 12px; background: var(--surface); }
@@ -78,6 +85,7 @@ li.connection[data-status=temporary_error] { border-color: color-mix(in srgb, va
 @media (max-width: 36rem) { li.connection { grid-template-columns: auto 1fr; } .connection-actions { grid-column: 1 / -1; } }
 .bank-logo { width: 2.75rem; height: 2.75rem; border-radius: 12px; display: inline-flex; align-items: center; justify-content: center; color: #fff; font-weight: 800; font-size: 1.15rem; }
 .logo-0 { background: #1f4fb4; } .logo-1 { background: #0f7b6c; } .logo-2 { background: #b3261e; } .logo-3 { background: #7a3fd1; } .logo-4 { background: #c25e00; } .logo-5 { background: #3c4a5c; }
+.connection-body { min-width: 0; overflow-wrap: anywhere; }
 .connection-title { display: flex; align-items: center; gap: .6rem; flex-wrap: wrap; }
 .connection-title strong { font-size: 1.05rem; }
 .connection-detail { color: var(--muted); font-size: .9rem; margin-top: .15rem; }
@@ -120,7 +128,6 @@ dialog .row { justify-content: flex-end; margin-top: 1.25rem; }
 
 /* Sign-in (demo) */
 .card:has(.sign-in) { max-width: 27rem; }
-.sign-in .brand { margin-bottom: 1.5rem; }
 .sign-in form p { margin: 0 0 1rem; }
 .sign-in button[type=submit] { width: 100%; }
 .field-hint { font-size: .85rem; color: var(--muted); margin-top: .35rem; }

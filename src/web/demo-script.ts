@@ -2,9 +2,20 @@
  * The demo pages' browser script, served as /assets/demo.js. It talks only to the JSON API
  * (with X-CSRF: 1) and builds the DOM with createTextNode/textContent: nothing from the API
  * becomes markup. Flows (add, reconnect, manage) are plain navigations to the service's routes.
+ * Its texts are the catalogue's (src/i18n), handed over by the page in #messages, in the page's
+ * language; what it says after a flow follows the connection's real status.
  */
 export const DEMO_JS = `
 const csrf = { 'X-CSRF': '1' };
+const holder = document.getElementById('messages');
+const M = holder ? JSON.parse(holder.dataset.messages || '{}') : {};
+const LANG = document.documentElement.lang || 'en';
+
+/** A catalogue message with its {placeholders} filled, as text. */
+function msg(key, params) {
+  const text = M[key] || key;
+  return text.replace(/\\{(\\w+)\\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
+}
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -15,8 +26,8 @@ async function api(method, path, body) {
   });
   if (res.status === 401 && !document.getElementById('sign-in')) { location.href = '/demo/sign-in'; return null; }
   if (!res.ok) {
-    let detail = 'The request failed (' + res.status + '). Please try again.';
-    try { const p = await res.json(); if (p && typeof p.detail === 'string') detail = p.detail; } catch {}
+    let detail = msg('demo.request.failed', { status: res.status });
+    try { const p = await res.json(); if (p && typeof p.code === 'string' && M['error.' + p.code + '.message']) detail = M['error.' + p.code + '.message']; } catch {}
     throw new Error(detail);
   }
   return res.status === 204 ? null : res.json();
@@ -35,17 +46,22 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-const LABELS = { ok: 'OK', syncing: 'Syncing', action_needed: 'Action needed', temporary_error: 'Temporary error', unknown: 'Unknown' };
+const STATUSES = ['ok', 'syncing', 'action_needed', 'temporary_error', 'unknown'];
+function statusLabel(status) {
+  return STATUSES.includes(status) ? msg('demo.status.' + status) : status;
+}
 
+/** kind: undefined (done), 'warn' (done, but the user has something to do) or 'error'. */
 function notice(text, kind) {
   const n = document.getElementById('notice');
   if (!n) return;
   n.textContent = text || '';
   n.classList.toggle('error', kind === 'error');
+  n.classList.toggle('warn', kind === 'warn');
   n.classList.toggle('hidden', !text);
 }
 
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const relative = new Intl.RelativeTimeFormat(LANG, { numeric: 'auto' });
 function ago(iso) {
   const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
   const steps = [[60, 'second'], [3600, 'minute'], [86400, 'hour'], [604800, 'day'], [2629800, 'week'], [31557600, 'month'], [Infinity, 'year']];
@@ -57,11 +73,11 @@ function ago(iso) {
   return '';
 }
 function day(iso) {
-  return new Date(iso).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+  return new Date(iso).toLocaleDateString(LANG, { day: 'numeric', month: 'short', year: 'numeric' });
 }
 
 function bankName(c) {
-  return c.connector && c.connector.name ? c.connector.name : 'Connection ' + c.id;
+  return c.connector && c.connector.name ? c.connector.name : msg('demo.connection.unnamed', { id: c.id });
 }
 
 function logoClass(name) {
@@ -70,15 +86,17 @@ function logoClass(name) {
   return 'bank-logo logo-' + h;
 }
 
+/** The line under the bank's name: the service's message (a sentence for the user) where the status calls for one. */
 function detail(c) {
   switch (c.status) {
-    case 'ok': return c.lastUpdate ? 'Synced ' + ago(c.lastUpdate) : 'Up to date';
-    case 'syncing': return 'Fetching your accounts. This page updates by itself.';
-    case 'action_needed': return c.message || 'Your bank needs you to sign in again before it can sync.';
-    case 'temporary_error': return 'The bank is not answering right now. Powens will retry by itself.';
-    default: return 'Powens reports the state "' + (c.state || 'unknown') + '".';
+    case 'ok': return c.lastUpdate ? msg('demo.detail.synced', { ago: ago(c.lastUpdate) }) : msg('demo.detail.upToDate');
+    case 'syncing': return msg('demo.detail.syncing');
+    case 'action_needed': return c.message || msg('demo.detail.actionNeeded');
+    case 'temporary_error': return c.message || msg('demo.detail.temporaryError');
+    default: return c.message || msg('demo.detail.unknown', { state: c.state || '?' });
   }
 }
+const DETAIL_HAS_MESSAGE = ['action_needed', 'temporary_error', 'unknown'];
 
 let confirmHandler = null;
 function confirmThen(title, text, action, run) {
@@ -95,73 +113,93 @@ function connectionItem(c) {
   const name = bankName(c);
   const actions = el('div', { class: 'connection-actions' });
   if (c.reconnectUrl) {
-    actions.append(el('a', { class: 'button small', href: c.reconnectUrl + '?return_to=' + encodeURIComponent('/?done=reconnect'), 'data-action': 'reconnect' }, 'Reconnect'));
+    actions.append(el('a', { class: 'button small', href: c.reconnectUrl + '?return_to=' + encodeURIComponent('/?done=reconnect'), 'data-action': 'reconnect' }, msg('demo.connection.reconnect')));
   }
-  const remove = el('button', { class: 'secondary small', type: 'button', 'data-action': 'remove' }, 'Remove');
+  const remove = el('button', { class: 'secondary small', type: 'button', 'data-action': 'remove' }, msg('demo.connection.remove'));
   remove.addEventListener('click', () => confirmThen(
-    'Remove ' + name + '?',
-    'Its accounts will no longer be shared with this app. You can add the bank again later.',
-    'Remove',
+    msg('demo.remove.title', { bank: name }),
+    msg('demo.remove.text'),
+    msg('demo.connection.remove'),
     async () => {
       remove.disabled = true;
-      try { await api('DELETE', '/me/connections/' + encodeURIComponent(c.id)); notice(name + ' was removed.'); }
+      try { await api('DELETE', '/me/connections/' + encodeURIComponent(c.id)); notice(msg('demo.remove.done', { bank: name })); }
       catch (e) { notice(e.message, 'error'); }
       await refresh();
     }));
   actions.append(remove);
-  const expiry = c.expiresAt ? el('span', {}, ' · consent until ' + day(c.expiresAt)) : '';
+  const expiry = c.expiresAt ? el('span', {}, msg('demo.detail.consentUntil', { date: day(c.expiresAt) })) : '';
   return el('li', { class: 'connection', 'data-connection-id': String(c.id), 'data-status': c.status },
     el('span', { class: logoClass(name), 'aria-hidden': 'true' }, Array.from(name)[0] || '?'),
     el('div', { class: 'connection-body' },
       el('div', { class: 'connection-title' },
         el('strong', {}, name),
-        el('span', { class: 'badge ' + c.status, 'data-status': c.status }, LABELS[c.status] || c.status)),
+        el('span', { class: 'badge ' + c.status, 'data-status': c.status }, statusLabel(c.status))),
       el('div', { class: 'connection-detail' }, detail(c), expiry),
-      c.message && c.status !== 'action_needed' ? el('div', { class: 'connection-message' }, c.message) : ''),
+      c.message && !DETAIL_HAS_MESSAGE.includes(c.status) ? el('div', { class: 'connection-message' }, c.message) : ''),
     actions);
 }
 
 function emptyState(linked) {
   return el('div', { class: 'empty', id: 'empty' },
     el('div', { class: 'empty-art', 'aria-hidden': 'true' }),
-    el('h2', {}, linked ? 'No bank connected' : 'No bank linked yet'),
-    el('p', {}, linked
-      ? 'Your bank profile at Powens has no connection left. Add one to see your accounts again.'
-      : 'Add a connection: you will choose your bank at Powens, sign in there, and come back here.'));
+    el('h2', {}, msg(linked ? 'demo.empty.linkedTitle' : 'demo.empty.title')),
+    el('p', {}, msg(linked ? 'demo.empty.linkedText' : 'demo.empty.text')));
 }
 
+const plural = new Intl.PluralRules(LANG);
 let timer = null;
 let lastData = null;
+let lastError = '';
+/** Loads and shows the list; false when it could not be loaded (lastError says why). */
 async function refresh() {
   const box = document.getElementById('connections');
   clearTimeout(timer);
   let data;
   try { data = await api('GET', '/me/connections'); }
-  catch (e) { box.replaceChildren(el('p', { class: 'notice error' }, e.message)); box.setAttribute('aria-busy', 'false'); return; }
-  if (!data) return;
+  catch (e) {
+    lastData = null;
+    lastError = e.message;
+    box.replaceChildren(el('p', { class: 'notice error', id: 'list-error' }, e.message));
+    box.setAttribute('aria-busy', 'false');
+    return false;
+  }
+  if (!data) return false;
   lastData = data;
   box.setAttribute('aria-busy', 'false');
   document.getElementById('manage').classList.toggle('hidden', !data.linked);
   document.getElementById('unlink').classList.toggle('hidden', !data.linked);
   const n = data.connections.length;
-  document.getElementById('count').textContent = n === 0 ? '' : n + (n === 1 ? ' bank' : ' banks');
+  document.getElementById('count').textContent = n === 0 ? '' : msg(plural.select(n) === 'one' ? 'demo.count.one' : 'demo.count.other', { n });
   box.replaceChildren(n === 0 ? emptyState(data.linked) : el('ul', { class: 'connections' }, ...data.connections.map(connectionItem)));
   // A first sync takes a moment: look again while one is running.
   if (data.connections.some((c) => c.status === 'syncing')) timer = setTimeout(refresh, 4000);
+  return true;
 }
 
-/** After a flow the service returns here with ?done=...&connection_id=...: say what happened, once. */
-async function afterFlow() {
+/**
+ * After a flow the service returns here with ?done=...&connection_id=...: say what happened,
+ * once, as the list shows it: a connection that needs the user is not "connected", and a list
+ * that did not load confirms nothing.
+ */
+function afterFlow(loaded) {
   const params = new URLSearchParams(location.search);
   const done = params.get('done');
   const id = params.get('connection_id');
   if (!done && !id) return;
   history.replaceState(null, '', '/');
-  const c = lastData && id ? lastData.connections.find((x) => String(x.id) === id) : undefined;
-  const name = c ? bankName(c) : 'Your bank';
-  if (done === 'reconnect') notice(name + ' is reconnected.');
-  else if (done === 'manage') notice('Your changes at Powens are saved.');
-  else notice(name + ' is connected.');
+  if (!loaded) { notice(msg('demo.notice.listFailed', { detail: lastError }), 'error'); return; }
+  if (done === 'manage') { notice(msg('demo.notice.managed')); return; }
+  const c = id ? lastData.connections.find((x) => String(x.id) === id) : undefined;
+  if (!c) { notice(msg(id ? 'demo.notice.notListed' : 'demo.notice.finished'), id ? 'warn' : undefined); return; }
+  const bank = bankName(c);
+  const again = done === 'reconnect';
+  switch (c.status) {
+    case 'ok': notice(msg(again ? 'demo.notice.reconnected' : 'demo.notice.connected', { bank })); break;
+    case 'syncing': notice(msg('demo.notice.syncing', { bank })); break;
+    case 'action_needed': notice(msg(again ? 'demo.notice.stillActionNeeded' : 'demo.notice.actionNeeded', { bank }), 'warn'); break;
+    case 'temporary_error': notice(msg('demo.notice.temporaryError', { bank }), 'warn'); break;
+    default: notice(msg('demo.notice.unknown', { bank }), 'warn');
+  }
 }
 
 /**
@@ -188,11 +226,11 @@ function home() {
     try { await api('DELETE', '/demo/session'); } finally { location.href = '/demo/sign-in'; }
   });
   document.getElementById('unlink').addEventListener('click', () => confirmThen(
-    'Unlink your bank?',
-    'Every connection is deleted at Powens and this app forgets your bank profile. You can link a bank again at any time.',
-    'Unlink',
+    msg('demo.unlink.title'),
+    msg('demo.unlink.text'),
+    msg('demo.unlink.action'),
     async () => {
-      try { await api('DELETE', '/me/connections'); notice('Your bank is unlinked.'); }
+      try { await api('DELETE', '/me/connections'); notice(msg('demo.unlink.done')); }
       catch (e) { notice(e.message, 'error'); }
       await refresh();
     }));

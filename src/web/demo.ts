@@ -1,14 +1,15 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { checkUserId, type Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { html, layout, messagePage, type SafeHtml } from '../http/html.js';
 import { singleParam } from '../http/params.js';
-import { safeReturnTo } from '../http/return-to.js';
+import { defaultLanding, safeReturnTo } from '../http/return-to.js';
 import type { RouteSpec } from '../http/routes.js';
+import { languageOf, messagesWhere, t, type Lang } from '../i18n/index.js';
 import { sessionOp } from '../storage/session.js';
 import { APP_CSS } from './assets.js';
 import { DEMO_JS } from './demo-script.js';
-import { html, layout } from './html.js';
 
 export interface WebDeps {
   config: Config;
@@ -18,12 +19,19 @@ export interface WebDeps {
 }
 
 /**
- * The pages a person sees on this service itself: in demo mode a sign-in page and a home page
- * that drives the JSON API (scripts are files under /assets, never inline); otherwise a plain
- * landing page for the default return path.
+ * The pages a person sees on this service itself, in the reader's language: in demo mode a
+ * sign-in page and a home page that drives the JSON API (scripts are files under /assets, never
+ * inline); otherwise a plain landing page for the default return path.
  */
 export function webRoutes(deps: WebDeps): RouteSpec[] {
   const demo = deps.auth.mode === 'demo';
+  const { config } = deps;
+  const landing = defaultLanding(config.returnToOrigins);
+  const langOf = (req: Request, res: Response): Lang => {
+    const lang = languageOf(config.powens.webviewLang, req.headers);
+    res.setHeader('Content-Language', lang);
+    return lang;
+  };
   const routes: RouteSpec[] = [asset('/assets/app.css', 'text/css', APP_CSS), asset('/assets/demo.js', 'text/javascript', DEMO_JS)];
 
   routes.push({
@@ -33,47 +41,25 @@ export function webRoutes(deps: WebDeps): RouteSpec[] {
     use: demo ? [deps.session] : [],
     handler: async (req, res) => {
       res.setHeader('Cache-Control', 'no-store');
+      const lang = langOf(req, res);
       if (demo) {
         const userId = await deps.auth.userId(req);
         if (userId === null) {
-          res.redirect(302, '/demo/sign-in');
+          // Back here after signing in, whatever the default landing is.
+          res.redirect(302, '/demo/sign-in?return_to=%2F');
           return;
         }
-        res.type('html').send(
-          layout({
-            title: 'Your bank connections',
-            scripts: ['/assets/demo.js'],
-            body: html`<header class="topbar">
-<div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Demo app</span><span class="pill">Demo mode</span></div>
-<div class="account"><span class="avatar" aria-hidden="true">${initial(userId)}</span><span>Signed in as</span> <strong id="user-id" title="${userId}">${userId}</strong> <button class="link" id="sign-out" type="button">Sign out</button></div>
-</header>
-<h1>Your bank connections</h1>
-<p class="intro">Link your bank through Powens so the app can show your accounts. Your bank login is typed at Powens, never here.</p>
-<p id="notice" class="notice hidden" role="status"></p>
-<div class="section-head"><h2>Connected banks</h2><span class="count" id="count"></span></div>
-<div id="connections" aria-live="polite" aria-busy="true"><div class="skeleton"></div></div>
-<div class="toolbar">
-<a class="button button-add" id="add-connection" href="/connect?return_to=%2F%3Fdone%3Dconnect">Add a connection</a>
-<a class="button secondary hidden" id="manage" href="/manage?return_to=%2F%3Fdone%3Dmanage">Manage at Powens</a>
-<span class="spacer"></span>
-<button class="danger-link hidden" id="unlink" type="button">Unlink my bank</button>
-</div>
-<p class="footnote">Demo mode: the bank side is the built-in Powens emulator. Nothing here reaches a real bank.</p>
-<dialog id="confirm" aria-labelledby="confirm-title">
-<form method="dialog">
-<h2 id="confirm-title"></h2>
-<p id="confirm-text"></p>
-<div class="row"><button class="secondary" value="cancel" type="submit">Cancel</button><button class="danger" id="confirm-ok" value="confirm" type="submit"></button></div>
-</form>
-</dialog>`,
-          }),
-        );
+        res.type('html').send(demoHome(lang, userId));
         return;
       }
+      // Where a flow lands when the app named no way back and RETURN_TO_ORIGINS is unset.
       res.type('html').send(
-        layout({
-          title: 'Bank connection',
-          body: html`<h1>Bank connection</h1><p class="message">You can go back to the application.</p>`,
+        messagePage({
+          lang,
+          demo,
+          title: t(lang, 'page.landing.title'),
+          message: t(lang, 'page.landing.message'),
+          links: landing === '/' ? [] : [{ href: landing, label: t(lang, 'page.back'), action: 'back' }],
         }),
       );
     },
@@ -88,20 +74,24 @@ export function webRoutes(deps: WebDeps): RouteSpec[] {
     use: [deps.session],
     handler: (req, res) => {
       res.setHeader('Cache-Control', 'no-store');
-      const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048));
+      const lang = langOf(req, res);
+      // The same rule as a flow's return_to: a path here, or the app's frontend (RETURN_TO_ORIGINS).
+      const returnTo = safeReturnTo(singleParam(req.query, 'return_to', 2048), config.returnToOrigins);
       res.type('html').send(
         layout({
-          title: 'Sign in (demo)',
+          lang,
+          demo,
+          title: t(lang, 'demo.signIn.title'),
           scripts: ['/assets/demo.js'],
           body: html`<div class="sign-in">
-<div class="brand"><span class="brand-mark" aria-hidden="true"></span><span>Demo app</span><span class="pill">Demo mode</span></div>
-<h1>Sign in</h1>
-<p class="muted">Demo mode: type any user id. In production, the app's own login says who the user is.</p>
+<h1>${t(lang, 'demo.signIn.heading')}</h1>
+<p class="muted">${t(lang, 'demo.signIn.hint')}</p>
 <form id="sign-in" data-return-to="${returnTo}">
-<p><label for="user-id-input">User id</label><br><input id="user-id-input" name="userId" type="text" required maxlength="128" autocomplete="username" placeholder="e.g. alice" autofocus></p>
+<p><label for="user-id-input">${t(lang, 'demo.signIn.label')}</label><br><input id="user-id-input" name="userId" type="text" required maxlength="128" autocomplete="username" placeholder="${t(lang, 'demo.signIn.placeholder')}" autofocus></p>
 <p id="sign-in-error" class="alert hidden" role="alert"></p>
-<p><button type="submit">Sign in</button></p>
+<p><button type="submit">${t(lang, 'demo.signIn.submit')}</button></p>
 </form>
+${scriptMessages(lang)}
 </div>`,
         }),
       );
@@ -153,6 +143,50 @@ function asset(path: string, type: string, body: string): RouteSpec {
       res.type(type).send(body);
     },
   };
+}
+
+/** The demo's home: its script fills the list from the JSON API. */
+function demoHome(lang: Lang, userId: string): string {
+  return layout({
+    lang,
+    demo: true,
+    title: t(lang, 'demo.home.title'),
+    scripts: ['/assets/demo.js'],
+    headerEnd: html`<div class="account"><span class="avatar" aria-hidden="true">${initial(userId)}</span><span class="account-label">${t(lang, 'demo.home.signedInAs')}</span> <strong id="user-id" title="${userId}">${userId}</strong> <button class="link" id="sign-out" type="button">${t(lang, 'demo.home.signOut')}</button></div>`,
+    body: html`<h1>${t(lang, 'demo.home.title')}</h1>
+<p class="intro">${t(lang, 'demo.home.intro')}</p>
+<p id="notice" class="notice hidden" role="status"></p>
+<div class="section-head"><h2>${t(lang, 'demo.home.connectedBanks')}</h2><span class="count" id="count"></span></div>
+<div id="connections" aria-live="polite" aria-busy="true"><div class="skeleton"></div></div>
+<div class="toolbar">
+<a class="button button-add" id="add-connection" href="/connect?return_to=%2F%3Fdone%3Dconnect">${t(lang, 'demo.home.add')}</a>
+<a class="button secondary hidden" id="manage" href="/manage?return_to=%2F%3Fdone%3Dmanage">${t(lang, 'demo.home.manage')}</a>
+<span class="spacer"></span>
+<button class="danger-link hidden" id="unlink" type="button">${t(lang, 'demo.home.unlink')}</button>
+</div>
+<p class="footnote">${t(lang, 'demo.home.footnote')}</p>
+<dialog id="confirm" aria-labelledby="confirm-title">
+<form method="dialog">
+<h2 id="confirm-title"></h2>
+<p id="confirm-text"></p>
+<div class="row"><button class="secondary" value="cancel" type="submit">${t(lang, 'demo.home.cancel')}</button><button class="danger" id="confirm-ok" value="confirm" type="submit"></button></div>
+</form>
+</dialog>
+${scriptMessages(lang)}`,
+  });
+}
+
+/**
+ * The messages the demo's script shows, from the one catalogue, in the page's language: in a
+ * data attribute (escaped like any attribute), since the page carries no inline script.
+ */
+function scriptMessages(lang: Lang): SafeHtml {
+  return html`<div id="messages" class="hidden" data-lang="${lang}" data-messages="${JSON.stringify(messagesWhere(lang, forScript))}"></div>`;
+}
+
+/** The demo's own texts, and the message of each error code for the problems the API answers. */
+function forScript(key: string): boolean {
+  return key.startsWith('demo.') || (key.startsWith('error.') && key.endsWith('.message'));
 }
 
 /** The first character of a user id (a whole code point), for the avatar. */

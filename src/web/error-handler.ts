@@ -1,6 +1,9 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { Config } from '../config.js';
 import { AppError, isAppError, problemType } from '../errors.js';
 import type { ResponseFormat } from '../http/locals.js';
+import { defaultLanding } from '../http/return-to.js';
+import { languageOf } from '../i18n/index.js';
 import { safeError, type Logger } from '../logging.js';
 import { errorPage } from './pages.js';
 
@@ -37,10 +40,14 @@ function toAppError(err: unknown): AppError {
 }
 
 /**
- * The one place errors are rendered: a page for browser routes, problem+json for the API.
- * The public text comes from the catalogue only; the log line gets the detail and the cause.
+ * The one place errors are rendered: a page for browser routes, in the reader's language, with
+ * the way back to the app and what the flow decided (res.locals.page); problem+json for the
+ * API, in English (a machine reads `code`). The public text comes from the catalogue only; the
+ * log line gets the detail and the cause.
  */
-export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+export function createErrorHandler(logger: Logger, config: Pick<Config, 'auth' | 'powens' | 'returnToOrigins'>): ErrorRequestHandler {
+  const landing = defaultLanding(config.returnToOrigins);
+  const demo = config.auth.mode === 'demo';
   return (err: unknown, req, res, next) => {
     if (res.writableEnded) {
       // A failure reported after the response was complete: there is nothing left to answer,
@@ -70,15 +77,17 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     res.setHeader('Cache-Control', 'no-store');
     if (appError.retryAfter !== undefined) res.setHeader('Retry-After', String(appError.retryAfter));
     if (formatOf(req, res) === 'page') {
-      res.type('html').send(
-        errorPage({
-          title: appError.title,
-          message: appError.publicMessage,
-          referenceId,
-          // An error that names its own next step wins over the flow's "try again".
-          retryPath: appError.retryPath ?? res.locals.page?.retryPath,
-        }),
-      );
+      const lang = languageOf(config.powens.webviewLang, req.headers);
+      const links = res.locals.page;
+      // An error that names its own next step (no bank linked: add one) wins over the flow's "try again".
+      const retry =
+        appError.retryPath !== undefined
+          ? { path: appError.retryPath, action: 'add' as const }
+          : links?.retryPath !== undefined
+            ? { path: links.retryPath, action: links.retryAction ?? 'connect' }
+            : undefined;
+      res.setHeader('Content-Language', lang);
+      res.type('html').send(errorPage({ lang, demo, code: appError.code, referenceId, backTo: links?.backTo ?? landing, retry }));
       return;
     }
     res.type('application/problem+json').send(

@@ -196,7 +196,7 @@ describe('the demo in Chromium', () => {
     await shot('04-connected');
   });
 
-  test('cancel in the webview and see the error page with its try-again link', async () => {
+  test('cancel in the webview and see the error page with its way back and its start-again link', async () => {
     await signIn('e2e-cancel');
     await connectDemoBank();
     await page.click('#add-connection');
@@ -205,7 +205,8 @@ describe('the demo in Chromium', () => {
     expect(callback.status()).toBe(400);
     expect(await page.textContent('h1')).toBe('Cancelled');
     expect(await page.textContent('p.message')).toContain('Nothing was changed');
-    const retry = page.getByRole('link', { name: 'Try again' });
+    expect(await page.getByRole('link', { name: 'Back to the app' }).getAttribute('href')).toBe('/?done=connect');
+    const retry = page.getByRole('link', { name: 'Start again' });
     expect(await retry.getAttribute('href')).toMatch(/^\/connect(\?|$)/);
     await shot('05-cancelled');
 

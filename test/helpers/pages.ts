@@ -13,14 +13,25 @@ export function logEntries(stack: Stack, from = 0): Record<string, unknown>[] {
 export interface ExpectedErrorPage {
   status: number;
   errorCode: ErrorCode;
-  /** Where the "try again" link must lead. */
-  retry: string;
+  /** Where the "try again" link must lead; undefined: the page has none. */
+  retry: string | undefined;
+  /** Where the way back to the app leads (default `/`, the default landing without RETURN_TO_ORIGINS). */
+  back?: string;
+}
+
+/** The links of a page by what they do (`data-action`), their href decoded. */
+export function pageLinks(hop: Hop): { back: string | undefined; retry: string | undefined } {
+  const found = new Map<string, string>();
+  for (const m of hop.text.matchAll(/<a class="button(?: secondary)?" data-action="(back|retry)" href="([^"]*)">/g)) {
+    if (m[1] !== undefined && m[2] !== undefined && !found.has(m[1])) found.set(m[1], decodeEntities(m[2]));
+  }
+  return { back: found.get('back'), retry: found.get('retry') };
 }
 
 /**
  * Asserts the error page of docs/REFERENCE.md ("GET /callback"): HTML with the status, no-store and no-referrer,
- * a "try again" link, no script, and a reference id that the log line of that error carries.
- * Answers the page's log entry.
+ * the way back to the app, the "try again" link where there is one, no script, and a reference id that the log
+ * line of that error carries. Answers the page's log entry.
  */
 export function expectErrorPage(stack: Stack, hop: Hop, expected: ExpectedErrorPage): Record<string, unknown> {
   expect({ status: hop.status, errorCode: errorCodeOf(stack, hop) }).toEqual({ status: expected.status, errorCode: expected.errorCode });
@@ -30,8 +41,7 @@ export function expectErrorPage(stack: Stack, hop: Hop, expected: ExpectedErrorP
   expect(hop.location).toBeUndefined();
   expect(hop.text).not.toMatch(/<script/i);
 
-  const link = /<a class="button" href="([^"]*)">Try again<\/a>/.exec(hop.text);
-  expect(link?.[1] === undefined ? undefined : decodeEntities(link[1])).toBe(expected.retry);
+  expect(pageLinks(hop)).toEqual({ back: expected.back ?? '/', retry: expected.retry });
 
   const reference = referenceOf(hop);
   expect(hop.headers.get('x-request-id')).toBe(reference);
@@ -42,14 +52,14 @@ export function expectErrorPage(stack: Stack, hop: Hop, expected: ExpectedErrorP
 
 /** The reference id the error page shows. */
 export function referenceOf(hop: Hop): string {
-  const m = /Reference: <code>([^<]+)<\/code>/.exec(hop.text);
+  const m = /<p class="reference">[^<]*<code>([^<]+)<\/code>/.exec(hop.text);
   if (m?.[1] === undefined) throw new Error(`no reference id on the page (status ${hop.status}): ${hop.text.slice(0, 300)}`);
   return m[1];
 }
 
 /** The catalogue code the error handler logged for this page, if any. */
 function errorCodeOf(stack: Stack, hop: Hop): unknown {
-  const m = /Reference: <code>([^<]+)<\/code>/.exec(hop.text);
+  const m = /<p class="reference">[^<]*<code>([^<]+)<\/code>/.exec(hop.text);
   if (m?.[1] === undefined) return undefined;
   return logEntries(stack).find((e) => e.referenceId === m[1] && typeof e.errorCode === 'string')?.errorCode;
 }

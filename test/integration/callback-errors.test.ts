@@ -3,7 +3,7 @@ import { digest } from '../../src/crypto.js';
 import { completeWebview } from '../../emulator/index.js';
 import { FLOW_TTL_MS, MAX_FLOWS_PER_SESSION } from '../../src/storage/flows.js';
 import { Browser, type Hop } from '../helpers/browser.js';
-import { expectErrorPage, storedFor } from '../helpers/pages.js';
+import { expectErrorPage, pageLinks, storedFor } from '../helpers/pages.js';
 import { startConnect, startStack, type Stack } from '../helpers/stack.js';
 
 /**
@@ -146,15 +146,31 @@ describe('the state', () => {
     expect((await b.get(back.href)).status).toBe(303);
   });
 
-  it('replayed is a 400 page, and the code is not exchanged again', async () => {
+  it('replayed after success (a reload) says the bank is connected and links back, without exchanging the code again', async () => {
     const { b, webview } = await started('replay-user');
     const back = await completeWebview(webview.href, { kind: 'connect' });
-    expect((await b.get(back.href)).status).toBe(303);
+    const first = await b.get(back.href);
+    expect(first.status).toBe(303);
     const token = (await stack.built.tokens.get('replay-user'))?.token;
     const replay = await b.get(back.href);
-    expectErrorPage(stack, replay, { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('cache-control')).toBe('no-store');
+    expect(replay.text).toContain('<h1>Your bank is connected</h1>');
+    expect(pageLinks(replay)).toEqual({ back: first.location, retry: undefined });
     expect(knobs().calls('token.access')).toBe(1);
     expect((await stack.built.tokens.get('replay-user'))?.token).toBe(token);
+  });
+
+  it('replayed after success in another browser session, by another user, or after 15 minutes is a 400 page', async () => {
+    const { b, webview } = await started('replay-elsewhere');
+    const back = await completeWebview(webview.href, { kind: 'connect' });
+    expect((await b.get(back.href)).status).toBe(303);
+    const other = stack.browser('replay-elsewhere');
+    expect((await other.get('/connect')).status).toBe(302);
+    expectErrorPage(stack, await other.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
+    expectErrorPage(stack, await b.get(back.href, { 'x-user-id': 'mallory' }), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
+    offset = FLOW_TTL_MS + 1000;
+    expectErrorPage(stack, await b.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
   });
 
   it('of a failed flow is used up too: its replay is refused', async () => {
@@ -356,7 +372,7 @@ describe('a callback with no user signed in', () => {
     const signedOut = new Browser(stack.url);
     for (const [name, value] of b.cookies) signedOut.cookies.set(name, value);
     const page = await signedOut.get(back.href);
-    expectErrorPage(stack, page, { status: 401, errorCode: 'USER_REQUIRED', retry: '/connect' });
+    expectErrorPage(stack, page, { status: 401, errorCode: 'USER_REQUIRED', retry: undefined });
     expect(knobs().calls('token.access')).toBe(0);
     await expectNothingStored('signed-out');
   });

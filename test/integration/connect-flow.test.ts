@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { completeWebview, type WebviewAction } from '../../emulator/index.js';
 import type { Browser } from '../helpers/browser.js';
-import { expectErrorPage, logEntries, storedFor } from '../helpers/pages.js';
+import { expectErrorPage, pageLinks, logEntries, storedFor } from '../helpers/pages.js';
 import { startConnect, startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';
 
 /**
@@ -225,7 +225,12 @@ describe('return_to', () => {
     const b = stack.browser('return-to-retry');
     const back = await completeWebview(await startConnect(b, `/connect?return_to=${encodeURIComponent('/account?a=1&b=2')}`), { kind: 'cancel' });
     const page = await b.get(back.href);
-    expectErrorPage(stack, page, { status: 400, errorCode: 'FLOW_CANCELLED', retry: `/connect?return_to=${encodeURIComponent('/account?a=1&b=2')}` });
+    expectErrorPage(stack, page, {
+      status: 400,
+      errorCode: 'FLOW_CANCELLED',
+      retry: `/connect?return_to=${encodeURIComponent('/account?a=1&b=2')}`,
+      back: '/account?a=1&b=2',
+    });
   });
 
   it('escapes a return path with markup on the error page', async () => {
@@ -235,7 +240,9 @@ describe('return_to', () => {
     const page = await b.get(back.href);
     expect(page.status).toBe(400);
     expect(page.text).not.toContain('<script>alert(1)');
-    expect(page.text).not.toContain('"><');
+    expect(page.text).not.toContain('"><script');
+    // Both links carry it as an attribute value, encoded: nothing of it closes the attribute.
+    expect(pageLinks(page).back).toBe('/x?%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
   });
 });
 

@@ -54,7 +54,7 @@ test('with no Redis the demo says its store is in memory, prints the URL, and ru
     expect(demo.output()).toMatch(/^Store: in memory/m);
 
     const b = new Browser(url, { 'x-csrf': '1', 'content-type': 'application/json' });
-    expect((await b.get('/')).location).toBe('/demo/sign-in');
+    expect((await b.get('/')).location).toBe('/demo/sign-in?return_to=%2F');
     expect((await b.request('POST', '/demo/session', { body: JSON.stringify({ userId: 'demo-person' }) })).status).toBe(204);
     const connect = await b.get('/connect');
     expect(connect.status).toBe(302);

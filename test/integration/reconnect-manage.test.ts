@@ -87,8 +87,13 @@ describe('GET /reconnect/:connectionId', () => {
     const cb = await b.get(stateOnly.href);
     expect(cb.status).toBe(303);
     expect(cb.location).toBe(`/?connection_id=${id}`);
-    // Single use: the same callback again is refused.
-    expectPage(await b.get(stateOnly.href), 400);
+    // Single use: the same callback again (a reload) only says it is done, and links back.
+    const callsBefore = knobs().calls();
+    const reload = await b.get(stateOnly.href);
+    expectPage(reload, 200);
+    expect(reload.text).toContain('<h1>Your bank is reconnected</h1>');
+    expect(reload.text).toContain(`data-action="back" href="/?connection_id=${id}"`);
+    expect(knobs().calls()).toBe(callsBefore);
   });
 
   test('cancelling in the webview shows the error page with a link to try the reconnect again', async () => {

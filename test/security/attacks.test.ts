@@ -1,8 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { digest } from '../../src/crypto.js';
-import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
-import { catalogue, type ErrorCode } from '../../src/errors.js';
+import { completeWebview, decodeEntities, startEmulator, type RunningEmulator } from '../../emulator/index.js';
+import { errorText, type ErrorCode } from '../../src/errors.js';
+import { t } from '../../src/i18n/index.js';
 import type { PendingFlow } from '../../src/storage/flows.js';
 import { createKeys, type Keys } from '../../src/storage/keys.js';
 import type { Browser } from '../helpers/browser.js';
@@ -19,6 +20,8 @@ import { rawRequest, type RawRequest, type RawResponse } from './raw.js';
  */
 
 const APP_ORIGIN = 'https://app.example.com';
+/** Stands for this service's own origin when resolving a path. */
+const SERVICE = 'https://bank.example.com';
 const EVIL = 'https://evil.example';
 const HMAC_SECRET = `whsec-${randomBytes(16).toString('hex')}`;
 const METRICS_TOKEN = `metrics-${randomBytes(16).toString('hex')}`;
@@ -135,7 +138,11 @@ function problem(res: RawResponse, code: ErrorCode): void {
 
 function errorPage(res: RawResponse, code: ErrorCode): void {
   expect(res.header('content-type')).toMatch(/^text\/html/);
-  expect(res.body).toContain(`<h1>${catalogue[code].title}</h1>`);
+  expect(res.body).toContain(`<h1>${errorText(code, 'en').title}</h1>`);
+  // Every error page leads back to the app: this service or the app's origin, never elsewhere.
+  const back = /data-action="back" href="([^"]*)"/.exec(res.body)?.[1];
+  expect(back).toBeDefined();
+  expect([SERVICE, APP_ORIGIN]).toContain(new URL(decodeEntities(back ?? ''), SERVICE).origin);
 }
 
 /** Nothing of an injected payload comes back (every payload of this suite calls alert). */
@@ -459,20 +466,53 @@ function cases(): AttackCase[] {
   });
 
   // --- Open redirects through return_to ---------------------------------------------------------
+  // RETURN_TO_ORIGINS defaults to CORS_ORIGINS (APP_ORIGIN here): an absolute URL there is kept,
+  // anything else lands on the default, the app's first origin.
+  const LANDING = `${APP_ORIGIN}/`;
   const redirectProbes: [string, string, string][] = [
-    ['protocol-relative URL', '//evil.example', '/'],
-    ['backslash after the slash', '/\\evil.example', '/'],
-    ['absolute URL', 'https://evil.example/', '/'],
-    ['javascript: URL', 'javascript:alert(1)', '/'],
-    ['dot segment that collapses into //', '/.//evil.example', '/'],
-    ['parent segment that collapses into //', '/a/..//evil.example', '/'],
-    ['three slashes', '///evil.example', '/'],
-    ['tab between the slashes', '/\t/evil.example', '/'],
-    ['scheme without slashes', 'http:evil.example', '/'],
+    ['protocol-relative URL', '//evil.example', LANDING],
+    ['backslash after the slash', '/\\evil.example', LANDING],
+    ['absolute URL', 'https://evil.example/', LANDING],
+    ['javascript: URL', 'javascript:alert(1)', LANDING],
+    ['dot segment that collapses into //', '/.//evil.example', LANDING],
+    ['parent segment that collapses into //', '/a/..//evil.example', LANDING],
+    ['three slashes', '///evil.example', LANDING],
+    ['tab between the slashes', '/\t/evil.example', LANDING],
+    ['scheme without slashes', 'http:evil.example', LANDING],
     ['double-encoded slashes (stay a local path)', '/%2F%2Fevil.example', '/%2F%2Fevil.example'],
-    ['CR LF and a Set-Cookie header', '/x\r\nSet-Cookie: evil=1', '/'],
-    ['LF and a Location header', '/x\nLocation: https://evil.example', '/'],
+    ['CR LF and a Set-Cookie header', '/x\r\nSet-Cookie: evil=1', LANDING],
+    ['LF and a Location header', '/x\nLocation: https://evil.example', LANDING],
     ['a plain local path with a query (control)', '/settings/banks?tab=1', '/settings/banks?tab=1'],
+    // Absolute URLs: only the app's exact origin, as a browser will read it.
+    ['the app’s own page (control)', `${APP_ORIGIN}/banks?tab=1#list`, `${APP_ORIGIN}/banks?tab=1#list`],
+    ['the app in capitals with its default port (normalised)', 'HTTPS://APP.EXAMPLE.COM:443/banks', `${APP_ORIGIN}/banks`],
+    ['user info naming the app before another host', 'https://app.example.com@evil.example/', LANDING],
+    ['user info with a port-like password', 'https://app.example.com:443@evil.example/', LANDING],
+    ['a user name on the app', 'https://victim@app.example.com/', LANDING],
+    ['the app as a sub-domain of another host', 'https://app.example.com.evil.example/', LANDING],
+    ['a look-alike host', 'https://app-example.com/', LANDING],
+    ['a look-alike prefix', 'https://evilapp.example.com/', LANDING],
+    ['a trailing dot', 'https://app.example.com./', LANDING],
+    ['another port', 'https://app.example.com:8443/', LANDING],
+    ['plain http to the https app', 'http://app.example.com/', LANDING],
+    ['a Cyrillic look-alike (IDN)', 'https://\u0430pp.example.com/', LANDING],
+    ['a look-alike in punycode', 'https://xn--pp-8kc.example.com/', LANDING],
+    ['a full-width dot', 'https://app\uff0eexample.com/', LANDING],
+    ['a soft hyphen a parser would drop', 'https://ap\u00adp.example.com/', LANDING],
+    ['an encoded slash before user info', 'https://app.example.com%2F@evil.example/', LANDING],
+    ['an encoded @ in the host', 'https://app.example.com%40evil.example/', LANDING],
+    ['a percent-encoded whole URL', 'https%3A%2F%2Fevil.example%2F', LANDING],
+    ['backslashes for the slashes', 'https:\\\\evil.example/', LANDING],
+    ['a backslash before user info', 'https://app.example.com\\@evil.example/', LANDING],
+    ['a leading space', ' https://evil.example/', LANDING],
+    ['a tab inside the app’s host', 'https://app.example\t.com/', LANDING],
+    ['a NUL byte after the app', 'https://app.example.com\u0000.evil.example/', LANDING],
+    ['CR LF after the app', 'https://app.example.com/\r\nLocation: https://evil.example', LANDING],
+    ['a protocol-relative URL to the app', '//app.example.com/', LANDING],
+    ['the app’s scheme without slashes', 'https:app.example.com/', LANDING],
+    ['the app’s scheme with three slashes', 'https:///evil.example/', LANDING],
+    ['the scheme in mixed case to another host', 'hTtPs://evil.example/', LANDING],
+    ['a javascript: URL naming the app', 'javascript://app.example.com/%0Aalert(1)', LANDING],
   ];
   for (const [what, value, kept] of redirectProbes) {
     add({
@@ -489,7 +529,26 @@ function cases(): AttackCase[] {
     on: 'demo',
     prepare: () => get(`/demo/sign-in?return_to=${q('//evil.example')}`),
     status: 200,
-    check: (res) => expect(res.body).toContain('data-return-to="/"'),
+    check: (res) => expect(res.body).toContain(`data-return-to="${LANDING}"`),
+  });
+  add({
+    name: 'demo: user info naming the app in the sign-in page’s return_to',
+    route: 'GET /demo/sign-in',
+    on: 'demo',
+    prepare: () => get(`/demo/sign-in?return_to=${q('https://app.example.com@evil.example/')}`),
+    status: 200,
+    check: (res) => {
+      expect(res.body).toContain(`data-return-to="${LANDING}"`);
+      expect(res.body).not.toContain('evil.example');
+    },
+  });
+  add({
+    name: 'demo: the app’s own page in the sign-in page’s return_to (control)',
+    route: 'GET /demo/sign-in',
+    on: 'demo',
+    prepare: () => get(`/demo/sign-in?return_to=${q(`${APP_ORIGIN}/banks`)}`),
+    status: 200,
+    check: (res) => expect(res.body).toContain(`data-return-to="${APP_ORIGIN}/banks"`),
   });
   add({
     name: 'demo: CR LF and markup in the sign-in page’s return_to',
@@ -498,7 +557,7 @@ function cases(): AttackCase[] {
     prepare: () => get(`/demo/sign-in?return_to=${q('/"><script>alert(1)</script>\r\nSet-Cookie: evil=1')}`),
     status: 200,
     check: (res) => {
-      expect(res.body).toContain('data-return-to="/"');
+      expect(res.body).toContain(`data-return-to="${LANDING}"`);
       noMarkupFrom(res);
       noInjectedHeaders(res);
     },
@@ -596,7 +655,7 @@ function cases(): AttackCase[] {
     check: (res) => noMarkupFrom(res),
   });
   add({
-    name: 'a bank name and message with markup from Powens come back as JSON data only',
+    name: 'a bank name with markup from Powens comes back as JSON data only, and a message with markup is replaced by a sentence',
     route: 'GET /me/connections',
     prepare: (w) => ({ req: get('/me/connections', as(w.victim.userId)), allow: [{ kind: 'cache', userId: w.victim.userId }] }),
     status: 200,
@@ -605,7 +664,8 @@ function cases(): AttackCase[] {
       expect(res.header('x-content-type-options')).toBe('nosniff');
       const body = JSON.parse(res.body) as { connections: { connector: { name: string }; message: string | null }[] };
       expect(body.connections.map((c) => c.connector.name)).toContain(MARKUP);
-      expect(body.connections.map((c) => c.message)).toContain(MARKUP_MESSAGE);
+      expect(res.body).not.toContain('javascript:');
+      expect(body.connections.map((c) => c.message)).toContain(t('en', 'connection.state.wrongpass'));
     },
   });
   add({
@@ -627,6 +687,33 @@ function cases(): AttackCase[] {
     prepare: (w) => ({ req: get('/me/connections', cookie(w.demoCookie)), allow: [{ kind: 'cache', userId: w.demoVictim.userId }] }),
     status: 200,
     check: (res) => expect((JSON.parse(res.body) as { connections: { connector: { name: string } }[] }).connections[0]?.connector.name).toBe(MARKUP),
+  });
+  add({
+    name: 'markup in Accept-Language never reaches the page’s lang or text',
+    route: '-',
+    prepare: () => get('/nowhere', HTML, ['Accept-Language', 'fr"><script>alert(1)</script>;q=1, en;q=0.1']),
+    status: 404,
+    check: (res) => {
+      errorPage(res, 'NOT_FOUND');
+      expect(res.body).toContain('<html lang="en">');
+      expect(res.header('content-language')).toBe('en');
+      noMarkupFrom(res);
+    },
+  });
+  add({
+    name: 'a French reader of the API gets the messages in French, the markup still data only',
+    route: 'GET /me/connections',
+    prepare: (w) => ({
+      req: get('/me/connections', as(w.victim.userId), ['Accept-Language', 'fr-FR,fr;q=0.9']),
+      allow: [{ kind: 'cache', userId: w.victim.userId }],
+    }),
+    status: 200,
+    check: (res) => {
+      expect(res.header('content-language')).toBe('fr');
+      const body = JSON.parse(res.body) as { connections: { message: string | null }[] };
+      expect(body.connections.map((c) => c.message)).toContain(t('fr', 'connection.state.wrongpass'));
+      expect(res.body).not.toContain('javascript:');
+    },
   });
   add({
     name: 'markup in an unknown path',
@@ -733,7 +820,7 @@ function cases(): AttackCase[] {
     route: 'GET /connect',
     prepare: () => ({
       req: get('/connect', as(fresh('wanderer')), ['Accept-Language', `fr;q=0.5,${'x-y,'.repeat(150)}`]),
-      allow: [{ kind: 'new-flow', returnTo: '/' }],
+      allow: [{ kind: 'new-flow', returnTo: `${APP_ORIGIN}/` }],
     }),
     status: 302,
     check: (res) => expect(res.header('location')).toMatch(/\/en\/connect\?/),
@@ -1056,7 +1143,7 @@ function cases(): AttackCase[] {
     check: (res) => errorPage(res, 'SESSION_COOKIE_MISSING'),
   });
   add({
-    name: 'a replayed successful callback',
+    name: 'a replayed successful callback only says it is done (no second exchange, nothing stored)',
     route: 'GET /callback',
     prepare: async (w) => {
       const user = fresh('replayer');
@@ -1065,8 +1152,37 @@ function cases(): AttackCase[] {
       if (first.status !== 303) throw new Error(`the first callback answered ${first.status}`);
       return { req: get(done.callback, as(user), cookie(done.b.cookieHeader())), secrets: [done.code] };
     },
+    status: 200,
+    check: (res) => {
+      expect(res.header('content-type')).toMatch(/^text\/html/);
+      expect(res.body).toContain('<h1>Your bank is connected</h1>');
+      expect(res.body).toMatch(new RegExp(`data-action="back" href="${LANDING}\\?connection_id=\\d+"`));
+    },
+  });
+  add({
+    name: 'a successful callback replayed in another browser session',
+    route: 'GET /callback',
+    prepare: async (w) => {
+      const done = await finishedWebview(w.stacks.header, fresh('replayer'));
+      if ((await done.b.get(done.callback)).status !== 303) throw new Error('the first callback failed');
+      return { req: get(done.callback, as(w.attacker.userId), cookie(w.attackerCookie)), secrets: [done.code] };
+    },
     status: 400,
     check: (res) => errorPage(res, 'STATE_INVALID'),
+  });
+  add({
+    name: 'a successful callback replayed in the same browser by another signed-in user',
+    route: 'GET /callback',
+    prepare: async (w) => {
+      const done = await finishedWebview(w.stacks.header, fresh('replayer'));
+      if ((await done.b.get(done.callback)).status !== 303) throw new Error('the first callback failed');
+      return { req: get(done.callback, as(fresh('other')), cookie(done.b.cookieHeader())), secrets: [done.code] };
+    },
+    status: 400,
+    check: (res) => {
+      errorPage(res, 'STATE_INVALID');
+      expect(res.body).not.toContain('connection_id=');
+    },
   });
   add({
     name: 'a flow finished in the same browser by another signed-in user',

@@ -397,6 +397,32 @@ describe('CORS_ORIGINS', () => {
   });
 });
 
+describe('RETURN_TO_ORIGINS', () => {
+  it('defaults to CORS_ORIGINS, whose first origin is the default landing', () => {
+    expect(ok({ ...DEV, CORS_ORIGINS: 'http://app.localhost:5173,https://app.example.com' }).returnToOrigins).toEqual([
+      'http://app.localhost:5173',
+      'https://app.example.com',
+    ]);
+    expect(ok(DEV).returnToOrigins).toEqual([]);
+  });
+
+  it('is its own list when set, even when CORS_ORIGINS is', () => {
+    expect(ok({ ...PROD, CORS_ORIGINS: 'https://api-client.example.com', RETURN_TO_ORIGINS: 'https://app.example.com' }).returnToOrigins).toEqual([
+      'https://app.example.com',
+    ]);
+  });
+
+  it('must be https in production; taken from CORS_ORIGINS there, its http origins are left out', () => {
+    expect(oneProblem({ ...PROD, RETURN_TO_ORIGINS: 'https://app.example.com,http://app.example.com' }, 'RETURN_TO_ORIGINS')).toMatch(/https/);
+    expect(ok({ ...PROD, CORS_ORIGINS: 'http://localhost:5173,https://app.example.com' }).returnToOrigins).toEqual(['https://app.example.com']);
+    expect(ok({ ...DEV, RETURN_TO_ORIGINS: 'http://app.localhost:5173' }).returnToOrigins).toEqual(['http://app.localhost:5173']);
+  });
+
+  it.each(['https://app.example.com/', 'https://app.example.com/banks', 'app.example.com', '*'])('refuses %s', (value) => {
+    oneProblem({ ...PROD, RETURN_TO_ORIGINS: value }, 'RETURN_TO_ORIGINS');
+  });
+});
+
 describe('TRUST_PROXY', () => {
   it.each([
     ['true', true],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { safeReturnTo, withQuery } from '../../src/http/return-to.js';
+import fc from 'fast-check';
+import { checkReturnTo, defaultLanding, safeReturnTo, withQuery } from '../../src/http/return-to.js';
 
 const ORIGIN = 'https://bank.example.com';
 
@@ -93,7 +94,107 @@ describe('safeReturnTo', () => {
   });
 });
 
+const APP = 'https://app.example.com';
+const DEV = 'http://app.localhost:5173';
+const ORIGINS = [APP, DEV];
+
+describe('safeReturnTo with RETURN_TO_ORIGINS', () => {
+  it.each([
+    ['a page of the app', `${APP}/banks`, `${APP}/banks`],
+    ['the app with a query and a fragment', `${APP}/banks?tab=1#list`, `${APP}/banks?tab=1#list`],
+    ['the app without a path', APP, `${APP}/`],
+    ['the scheme and host in capitals (normalised)', 'HTTPS://APP.EXAMPLE.COM/x', `${APP}/x`],
+    ['the default port written out (normalised)', 'https://app.example.com:443/x', `${APP}/x`],
+    ['a percent-encoded letter in the host (normalised)', 'https://%61pp.example.com/x', `${APP}/x`],
+    ['a listed http origin for local development', `${DEV}/done`, `${DEV}/done`],
+    ['a path of this service, still', '/settings', '/settings'],
+  ])('keeps %s', (_name, value, expected) => {
+    expect(checkReturnTo(value, ORIGINS)).toBe(expected);
+  });
+
+  it.each([
+    ['another origin', 'https://evil.example/'],
+    ['user info that names the app', 'https://app.example.com@evil.example/'],
+    ['user info and a password', 'https://app.example.com:443@evil.example/'],
+    ['a user name on the app', 'https://someone@app.example.com/'],
+    ['a look-alike sub-domain', 'https://app.example.com.evil.example/'],
+    ['a look-alike host', 'https://app-example.com/'],
+    ['a look-alike prefix', 'https://evilapp.example.com/'],
+    ['another top-level domain', 'https://app.example.co/'],
+    ['a trailing dot', 'https://app.example.com./'],
+    ['another port', 'https://app.example.com:8443/'],
+    ['plain http for an https origin', 'http://app.example.com/'],
+    ['https for an http origin', 'https://app.localhost:5173/'],
+    ['a Cyrillic look-alike (IDN)', 'https://аpp.example.com/'],
+    ['its punycode', 'https://xn--pp-8kc.example.com/'],
+    ['a full-width dot', 'https://app\uff0eexample.com/'],
+    ['a soft hyphen a parser would drop', 'https://ap\u00adp.example.com/'],
+    ['an encoded slash before user info', 'https://app.example.com%2F@evil.example/'],
+    ['an encoded URL', 'https%3A%2F%2Fapp.example.com%2F'],
+    ['a backslash for the slashes', 'https:\\\\app.example.com/'],
+    ['a backslash before user info', 'https://app.example.com\\@evil.example/'],
+    ['a backslash in the path', 'https://app.example.com/a\\b'],
+    ['a leading space', ' https://app.example.com/'],
+    ['a tab inside the host', 'https://app.example\t.com/'],
+    ['a CR LF in the path', 'https://app.example.com/x\r\nSet-Cookie: a=b'],
+    ['a NUL byte', 'https://app.example.com/\u0000'],
+    ['a space in the path', 'https://app.example.com/a b'],
+    ['a protocol-relative URL to the app', '//app.example.com/'],
+    ['the scheme without slashes', 'https:app.example.com/'],
+    ['the scheme with one slash', 'https:/app.example.com/'],
+    ['the scheme with three slashes', 'https:///app.example.com/'],
+    ['a javascript: URL', 'javascript:alert(1)//https://app.example.com/'],
+    ['a data: URL', 'data:text/html,https://app.example.com/'],
+    ['an ftp URL', 'ftp://app.example.com/'],
+    ['a very long URL', `${APP}/${'a'.repeat(3000)}`],
+  ])('refuses %s', (_name, value) => {
+    expect(checkReturnTo(value, ORIGINS)).toBeUndefined();
+    expect(safeReturnTo(value, ORIGINS)).toBe(`${APP}/`);
+  });
+
+  it('refuses every absolute URL when no origin is listed', () => {
+    expect(checkReturnTo(`${APP}/banks`, [])).toBeUndefined();
+    expect(safeReturnTo(`${APP}/banks`)).toBe('/');
+  });
+
+  it('lands on the first origin by default, else on / of this service', () => {
+    expect(defaultLanding(ORIGINS)).toBe(`${APP}/`);
+    expect(defaultLanding([])).toBe('/');
+    expect(safeReturnTo(undefined, ORIGINS)).toBe(`${APP}/`);
+  });
+
+  it('never answers anything but a path of this origin or a URL on a listed origin, whatever the input', () => {
+    const printable = fc.string({ unit: 'binary', maxLength: 80 });
+    const around = fc.tuple(
+      fc.constantFrom('', 'https://', 'http://', '//', '/', 'HTTPS://', 'https:'),
+      fc.constantFrom('', 'app.example.com', 'evil.example', 'app.localhost:5173'),
+      printable,
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          printable,
+          around.map(([a, b, c]) => `${a}${b}${c}`),
+        ),
+        (value) => {
+          const result = safeReturnTo(value, ORIGINS);
+          const lands = new URL(result, `${ORIGIN}/callback`);
+          expect(lands.origin === ORIGIN || ORIGINS.includes(lands.origin)).toBe(true);
+          expect(result).not.toMatch(/[\u0000-\u001f\u007f\\]/);
+          if (!result.startsWith('/')) expect(new URL(result).href).toBe(result);
+          else expect(result.startsWith('//')).toBe(false);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('withQuery', () => {
+  it('adds a parameter to an absolute URL of the app', () => {
+    expect(withQuery('https://app.example.com/banks?tab=1#list', 'connection_id', '42')).toBe('https://app.example.com/banks?tab=1&connection_id=42#list');
+  });
+
   it('adds a parameter to a path without a query', () => {
     expect(withQuery('/done', 'connection_id', '42')).toBe('/done?connection_id=42');
   });

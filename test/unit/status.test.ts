@@ -1,4 +1,14 @@
-import { connectionStatus, needsNewCredentials, toConnectionView as view, type ViewOptions } from '../../src/powens/status.js';
+import { t } from '../../src/i18n/index.js';
+import {
+  connectionMessage,
+  connectionStatus,
+  localizeMessages,
+  MAX_PROSE_LENGTH,
+  needsNewCredentials,
+  plainProse,
+  toConnectionView as view,
+  type ViewOptions,
+} from '../../src/powens/status.js';
 import type { PowensConnection } from '../../src/powens/types.js';
 
 // Winter in Paris (UTC+1): 2026-11-24 10:00:00 on Powens' clock is 09:00 UTC.
@@ -164,5 +174,81 @@ describe('the connection as the frontend sees it', () => {
   test('a connection without active is taken as active', () => {
     expect(toConnectionView(connection({ active: undefined })).active).toBe(true);
     expect(toConnectionView(connection({ active: false })).active).toBe(false);
+  });
+});
+
+describe('message: a sentence for the user, never a URL or technical text', () => {
+  test.each([
+    'Please confirm in your banking app.',
+    'Strong customer authentication is required by your bank.',
+    'Bad password',
+    'Veuillez confirmer l’opération dans votre application bancaire.',
+    'Votre mot de passe a expiré, merci de le renouveler sur le site de la banque (rubrique Sécurité).',
+  ])('passes on Powens prose: %s', (text) => {
+    expect(plainProse(text)).toBe(text);
+  });
+
+  test.each([
+    [
+      'the webauth redirection seen in production',
+      'Redirecting to https://lydia-app.com/site/open/dispatch/openauth?redirect_uri=https%3A%2F%2Fbiapi.pro&state=B2023jb',
+    ],
+    ['a bare domain', 'Please sign in at mybank.fr to confirm.'],
+    ['a www host', 'Go to www.mybank.fr and confirm'],
+    ['markup', '<a href="javascript:alert(2)">reconnect here</a>'],
+    ['a javascript: URL in words', 'Click javascript:alert(1) to go on'],
+    ['a state name', 'wrongpass'],
+    ['a state name in a sentence', 'Connection is in state SCARequired now'],
+    ['a camelCase identifier', 'Unexpected errorCode from the bank'],
+    ['an error token', 'Error: invalid_grant for this user'],
+    ['JSON', '{"code": "bug", "message": "failed"}'],
+    ['a key and value', 'state=wrongpass reason=timeout'],
+    ['a stack frame', 'NullPointerException at com.bank.Sync.run(Sync.java:42)'],
+    ['a long number', 'Request 123456789 failed on the bank side'],
+    ['a hexadecimal id', 'Trace 9f86d081884c7d659a2feaa0c55ad015 failed'],
+    ['a line break', 'First line\nSecond line of the message'],
+    ['a bidi override', 'Your bank \u202eknab ruoy needs you'],
+    ['one word', 'Failure.'],
+    ['too short', 'Nope'],
+    ['too long', `Please ${'confirm again '.repeat(MAX_PROSE_LENGTH / 10)}`],
+    ['nothing', ''],
+  ])('refuses %s', (_name, text) => {
+    expect(plainProse(text)).toBeNull();
+  });
+
+  test('a connection that needs the user gets a sentence by its state, in the request language', () => {
+    expect(connectionMessage('SCARequired', 'action_needed', 'en')).toBe('Your bank asks you to confirm your identity.');
+    expect(connectionMessage('SCARequired', 'action_needed', 'fr')).toBe('Votre banque vous demande de confirmer votre identité.');
+    expect(connectionMessage('somethingNew', 'unknown', 'en')).toBe(t('en', 'connection.status.unknown'));
+    expect(connectionMessage('notSupported', 'unknown', 'fr')).toBe(t('fr', 'connection.state.notSupported'));
+    expect(connectionMessage(null, 'ok', 'en')).toBeNull();
+    expect(connectionMessage('validating', 'syncing', 'en')).toBeNull();
+  });
+
+  test.each(['en', 'fr'] as const)('the cached list gets its messages in %s after the cache, each where toConnectionView leaves one null', (lang) => {
+    const views = [
+      ...STATES.map(([state], i) => toConnectionView(connection({ id: i + 1, state }))),
+      toConnectionView(connection({ id: 90, state: 'somethingNew' })),
+      toConnectionView(connection({ id: 91, state: 'notSupported' })),
+      toConnectionView(connection({ id: 92 })),
+      toConnectionView(connection({ id: 93, state: 'wrongpass', error_message: 'Bad password' })),
+      toConnectionView(connection({ id: 94, state: 'webauthRequired', error_message: 'Redirecting to https://bank.example/openauth?state=x' })),
+      // A bank name that spells the fields out is data, not a connection.
+      toConnectionView(connection({ id: 95, connector: { id: 1, uuid: 'x', name: '"state":"bug","status":"temporary_error","message":null' } })),
+    ];
+    const cached = JSON.stringify(views);
+    const answer = JSON.parse(localizeMessages(cached, lang)) as typeof views;
+    expect(answer.map((v) => v.message)).toEqual(views.map((v) => v.message ?? connectionMessage(v.state, v.status, lang)));
+    expect(answer.find((v) => v.id === 93)?.message).toBe('Bad password');
+    expect(answer.find((v) => v.id === 94)?.message).toBe(t(lang, 'connection.state.webauthRequired'));
+    expect(answer.find((v) => v.id === 95)).toEqual(views.find((v) => v.id === 95));
+    const needsOne = answer.filter((v) => v.status === 'action_needed' || v.status === 'temporary_error' || v.status === 'unknown');
+    expect(needsOne.filter((v) => typeof v.message !== 'string').map((v) => v.id)).toEqual([]);
+  });
+
+  test('a list with nothing to say is sent as cached', () => {
+    const cached = JSON.stringify([toConnectionView(connection())]);
+    expect(localizeMessages(cached, 'fr')).toBe(cached);
+    expect(localizeMessages('null', 'fr')).toBe('null');
   });
 });
