@@ -296,7 +296,7 @@ describe('/connect?connector_uuid=', () => {
     knobs().fail('token.code', { status: 500 });
     const page = await b.get(`/connect?connector_uuid=${NEOBANK}&return_to=/banks`);
     expect(page.status).toBe(502);
-    const retry = /href="([^"]*)">Try again/.exec(page.text)?.[1]?.replaceAll('&amp;', '&') ?? '';
+    const retry = /href="([^"]*)">Start again/.exec(page.text)?.[1]?.replaceAll('&amp;', '&') ?? '';
     const again = new URL(retry, stack.url);
     expect(again.pathname).toBe('/connect');
     expect(again.searchParams.get('connector_uuid')).toBe(NEOBANK);
