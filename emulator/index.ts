@@ -32,3 +32,7 @@ export type { ParsedForm, WebviewAction } from './driver.js';
 export { KnobRegistry } from './knobs.js';
 export { EmulatorStore } from './store.js';
 export { appendQuery, escapeHtml, powensDate, redirectUriAllowed, safeEqual } from './util.js';
+
+// Its settings as `npm run emulator` reads them (EMULATOR_*), for the docs' test.
+export { emulatorEnv, EMULATOR_DEFAULTS } from './env.js';
+export type { EmulatorEnv } from './env.js';
