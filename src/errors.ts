@@ -19,6 +19,11 @@ export const catalogue = {
     title: 'Invalid user id',
     message: 'The user id must be 1 to 128 printable characters.',
   },
+  CREDENTIALS_AMBIGUOUS: {
+    status: 400,
+    title: 'Ambiguous credentials',
+    message: 'The request carries the sign-in cookie more than once. Please sign in again.',
+  },
   CSRF_HEADER_MISSING: {
     status: 403,
     title: 'CSRF header missing',

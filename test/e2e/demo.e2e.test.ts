@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { neutralCwd } from '../helpers/build.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'test/e2e/screenshots');
@@ -35,7 +36,7 @@ async function startDemo(): Promise<void> {
   base = `http://localhost:${port}`;
   emulator = `http://localhost:${emulatorPort}`;
   demo = spawn(process.execPath, [entry], {
-    cwd: ROOT,
+    cwd: neutralCwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
     // A clean environment: nothing of the test runner's (NODE_OPTIONS, a developer's .env values).
     env: {

@@ -32,6 +32,17 @@ export function coverageEnv(): Record<string, string> {
 }
 
 /**
+ * A working directory for the processes the tests start: empty, so that a `.env` a developer
+ * keeps at the root of the repository (`npm start` reads the one of its working directory)
+ * never leaks into a test.
+ */
+export function neutralCwd(): string {
+  const dir = join(ROOT, '.tmp', 'cwd');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
  * Ends a child at once (SIGKILL). Under coverage, SIGUSR2 first: coverage-child.mjs writes
  * the coverage gathered so far and kills the process; SIGKILL follows if it is not gone in 3 s.
  */

@@ -12,7 +12,7 @@ import type { TokenKey } from '../../src/config.js';
 import { createKeys } from '../../src/storage/keys.js';
 import { sealedKeyId } from '../../src/storage/seal.js';
 import { TokenStore } from '../../src/storage/tokens.js';
-import { buildService, coverageEnv, ROOT } from '../helpers/build.js';
+import { buildService, coverageEnv, neutralCwd } from '../helpers/build.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 
 jest.setTimeout(60_000);
@@ -40,7 +40,7 @@ interface Run {
 }
 
 /** `node rotate-keys.js [args]` with exactly `env` (plus PATH), in `cwd`. */
-async function rotateKeys(env: Record<string, string>, args: string[] = [], cwd: string = ROOT): Promise<Run> {
+async function rotateKeys(env: Record<string, string>, args: string[] = [], cwd: string = neutralCwd()): Promise<Run> {
   const child = spawn(process.execPath, [join(dist, 'scripts', 'rotate-keys.js'), ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...env },
