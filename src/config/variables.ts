@@ -536,6 +536,8 @@ export const DEMO_DEFAULTS: Partial<Record<ServiceName, string>> = {
   HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
   POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
+  // No load balancer in front of the demo: Ctrl-C stops it at once.
+  SHUTDOWN_DELAY_MS: '0',
 };
 
 /**

@@ -83,6 +83,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     RATE_LIMIT_PER_USER: '0',
     LOG_LEVEL: 'debug',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Nothing in front of a test's app: close() drains at once.
+    SHUTDOWN_DELAY_MS: '0',
     ...opts.env,
   });
   if (!result.ok) throw new Error(result.problems.join('\n'));
