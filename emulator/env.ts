@@ -80,7 +80,8 @@ export function emulatorEnv(env: Record<string, string | undefined>): EmulatorEn
     port: listenPort,
     host: get('EMULATOR_HOST'),
     publicUrl,
-    domain: get('EMULATOR_DOMAIN').toLowerCase(),
+    // A bare name means <name>.biapi.pro, as the service reads POWENS_DOMAIN.
+    domain: ((d) => (d.includes('.') ? d : `${d}.biapi.pro`))(get('EMULATOR_DOMAIN').toLowerCase()),
     clients: [{ clientId: get('EMULATOR_CLIENT_ID'), clientSecret: get('EMULATOR_CLIENT_SECRET'), redirectUris }],
   };
   const controlPort = get('EMULATOR_CONTROL_PORT');
