@@ -77,6 +77,13 @@ const DEMO: Target = {
   files: ['tsconfig.base.json', 'package.json'],
 };
 
+/** The emulator alone, as `npm run emulator` and its image build it: main.js at the top. */
+const EMULATOR: Target = {
+  config: 'emulator/tsconfig.json',
+  folders: ['emulator'],
+  files: ['tsconfig.base.json', 'package.json'],
+};
+
 /** Newest modification time and number of files of a target's sources plus the compiler settings. */
 function fingerprint(target: Target): string {
   let newest = 0;
@@ -121,6 +128,11 @@ async function compile(config: string, outDir: string): Promise<void> {
 /** Builds the service unless an up-to-date build exists; answers the folder holding main.js. */
 export function buildService(): Promise<string> {
   return build(SERVICE);
+}
+
+/** Builds the emulator unless an up-to-date build exists; answers the folder holding its main.js. */
+export function buildEmulator(): Promise<string> {
+  return build(EMULATOR);
 }
 
 /** Builds the demo unless an up-to-date build exists; answers the folder holding demo/main.js. */
