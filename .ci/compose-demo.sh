@@ -35,10 +35,10 @@ docker build -q --network host --target runtime -t powens-connect-bff:local "$ro
 docker build -q --network host --target emulator -t powens-connect-bff-emulator:local "$root" >/dev/null
 
 echo "--- the emulator's webview driver, for the flow"
-driver="$(mktemp -d)"
+# Inside the repository (.tmp/ is git-ignored): its imports resolve in node_modules.
+driver="$root/.tmp/compose-demo-driver"
+rm -rf "$driver"
 node "$root/node_modules/typescript/bin/tsc" -p "$root/emulator/tsconfig.json" --outDir "$driver/emulator"
-# "type": "module", as in the repository.
-cp "$root/package.json" "$driver/package.json"
 
 work="$(mktemp -d)"
 project="bffdemocheck$$"
@@ -85,4 +85,11 @@ for service in bff redis emulator; do
   done
   echo "ok   $service healthy"
 done
+echo "--- SIGTERM: the service drains and exits 0 within its grace period (137 would be Docker's SIGKILL)"
+bff_id="$(compose ps -q bff)"
+compose stop bff >/dev/null 2>&1
+code="$(docker inspect -f '{{.State.ExitCode}}' "$bff_id")"
+[ "$code" = 0 ] || fail "the service exited $code on docker-compose stop"
+docker logs "$bff_id" 2>&1 | grep -q '"msg":"stopped"' || fail "the service did not log its orderly stop"
+echo "ok   bff stopped with exit code 0"
 echo "compose demo check: passed"
