@@ -5,7 +5,8 @@ export default {
   // src/ is a root too, only so that coverage also counts the files that no test imports.
   roots: ['<rootDir>/test', '<rootDir>/src'],
   testMatch: ['**/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/e2e/'],
+  // Checks that need more than Node.js and redis-server have their own scripts: npm run e2e, npm run check:compose.
+  testPathIgnorePatterns: ['/node_modules/', '/test/e2e/', '/test/compose/'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testTimeout: 30000,

@@ -7,8 +7,10 @@
  * Options (after `npm run bench --`): --duration <s> (10), --connections <n> (50),
  * --callback-flows <n> (4000), --soak <n> (100000), --only <names> (comma-separated among
  * healthz, connect, callback, me-cached, me-uncached, soak; the baseline always runs),
- * --profile (the service writes a CPU profile to bench/profiles and a summary is printed).
- * Only a complete run without --profile writes bench/results.json; others bench/results-partial.json.
+ * --profile (the service writes a CPU profile to bench/profiles and a summary is printed),
+ * --save (write the figures: a complete run without --profile to bench/results.json, the
+ * committed figures of the README; any other run to bench/results-partial.json, git-ignored).
+ * Without --save nothing is written: a quick run never replaces the committed figures.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +47,7 @@ interface Options {
   soak: number;
   only: Set<ScenarioName>;
   profile: boolean;
+  save: boolean;
 }
 
 function options(): Options {
@@ -56,6 +59,7 @@ function options(): Options {
       soak: { type: 'string', default: '100000' },
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      save: { type: 'boolean', default: false },
     },
   });
   const int = (name: string, v: string, min: number): number => {
@@ -75,6 +79,7 @@ function options(): Options {
     soak: int('soak', values.soak, 20_000),
     only,
     profile: values.profile,
+    save: values.save,
   };
 }
 
@@ -274,6 +279,8 @@ async function main(): Promise<void> {
       SESSION_SECRET: randomBytes(32).toString('base64url'),
       TOKEN_ENCRYPTION_KEYS: tokenKeys,
       AUTH_MODE: 'header',
+      // autocannon on loopback plays the proxy that sets the identity header.
+      TRUST_PROXY: 'loopback',
       RATE_LIMIT_PER_IP: '0',
       RATE_LIMIT_PER_USER: '0',
       LOG_LEVEL: 'warn',
@@ -560,11 +567,15 @@ async function main(): Promise<void> {
     // Only a complete, unprofiled run stands for the service; partial runs go elsewhere.
     const complete = opts.only.size === SCENARIOS.length && !opts.profile;
     const out = join(ROOT, 'bench', complete ? 'results.json' : 'results-partial.json');
-    mkdirSync(join(ROOT, 'bench'), { recursive: true });
-    writeFileSync(`${out}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
-    renameSync(`${out}.tmp`, out);
     log('');
-    log(`written: ${out}`);
+    if (opts.save) {
+      mkdirSync(join(ROOT, 'bench'), { recursive: true });
+      writeFileSync(`${out}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
+      renameSync(`${out}.tmp`, out);
+      log(`written: ${out}`);
+    } else {
+      log(`not written (run with --save to write ${out})`);
+    }
   } finally {
     for (const child of children.reverse()) await child.stop();
     for (const cleanup of cleanups) cleanup();

@@ -5,12 +5,15 @@
  * client and URLs, demo sign-in, every problem listed at once).
  */
 import { startEmulator } from '../emulator/index.js';
-import { loadDemoConfig } from '../src/config.js';
+import { describeDotEnv, loadDemoConfig, loadDotEnv } from '../src/config.js';
 import { createLogger } from '../src/logging.js';
 import { start } from '../src/main.js';
 import { connectRedis, createRedis, type RedisClient } from '../src/storage/redis.js';
 
 async function demo(): Promise<void> {
+  // .env of the working directory, as `npm start` reads it (variables already set win).
+  const dotEnv = loadDotEnv();
+  if (dotEnv !== undefined) process.stdout.write(`${describeDotEnv(dotEnv)}\n`);
   const result = loadDemoConfig(process.env);
   if (!result.ok) {
     // One problem per line, each naming its variable.

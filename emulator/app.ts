@@ -15,7 +15,7 @@ import { buildWebhookPayload, sendWebhook, webhookIds } from './webhooks.js';
 
 export const DEFAULT_CLIENT: Readonly<EmulatorClient> = Object.freeze({
   clientId: 'demo-client',
-  clientSecret: 'demo-secret-change-me',
+  clientSecret: 'demo-secret-not-for-production',
   redirectUris: ['http://localhost:3000/callback'],
 });
 
@@ -27,6 +27,12 @@ export interface EmulatorOptions {
   domain?: string;
   /** Base URL the emulator is reached at, used to build links; may be set later via setPublicUrl. */
   publicUrl?: string;
+  /**
+   * Serve the control API (`/__emulator`: knobs, users, state, webhooks) on `controlApp` only,
+   * not beside the webview and the API, so that publishing the webview's port (a container)
+   * does not publish the knobs too. Default false: one app serves everything.
+   */
+  separateControl?: boolean;
   now?: () => Date;
   /**
    * The zone whose wall-clock time the API's zone-less dates hold (`YYYY-MM-DD HH:MM:SS`);
@@ -46,6 +52,8 @@ export interface EmulatorState {
 
 export interface Emulator {
   app: express.Express;
+  /** The control API alone, under `/__emulator` (also mounted on `app` unless separateControl). */
+  controlApp: express.Express;
   knobs: EmulatorKnobs;
   state: EmulatorState;
   setPublicUrl(url: string): void;
@@ -150,7 +158,12 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
     res.json({ status: 'ok' });
   });
   app.use('/2.0', createApiRouter(ctx));
-  app.use('/__emulator', createControlRouter(ctx, knobs));
+  const controlApp = express();
+  controlApp.disable('x-powered-by');
+  controlApp.set('etag', false);
+  const control = createControlRouter(ctx, knobs);
+  controlApp.use('/__emulator', control);
+  if (options.separateControl !== true) app.use('/__emulator', control);
   app.get('/', (_req, res) => {
     const base = ctx.publicUrl() ?? '';
     res.setHeader('Cache-Control', 'no-store');
@@ -188,6 +201,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 
   return {
     app,
+    controlApp,
     knobs,
     state,
     setPublicUrl(url: string) {

@@ -36,3 +36,7 @@ export { appendQuery, DEFAULT_TIME_ZONE, escapeHtml, powensDate, redirectUriAllo
 // The test logins of the webview (README lists them).
 export { EXPIRING_CONSENT_DAYS, MAGIC_LOGINS, OTP_CODE } from './logins.js';
 export type { MagicLogin } from './logins.js';
+
+// Its settings as `npm run emulator` reads them (EMULATOR_*), for the docs' test.
+export { emulatorEnv, EMULATOR_DEFAULTS } from './env.js';
+export type { EmulatorEnv } from './env.js';

@@ -10,6 +10,8 @@ export interface RunningEmulator {
   /** The webview's base URL (= url). */
   webviewUrl: string;
   emulator: Emulator;
+  /** The control API's own base URL, when it has its own port (`controlPort`); else undefined (it is under `url`). */
+  controlUrl: string | undefined;
   /** TCP connections accepted so far. */
   connectionsAccepted(): number;
   /** Stops listening and closes every socket, hanging requests included. */
@@ -21,6 +23,25 @@ export interface StartEmulatorOptions extends EmulatorOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * A port of its own for the control API (`/__emulator`), which is then not served on `port`;
+   * 0 picks a free one. Unset (default): the control API is on `port` with the rest.
+   */
+  controlPort?: number;
+  /** Where the control API listens when it has its own port; default 127.0.0.1. */
+  controlHost?: string;
+}
+
+async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
 }
 
 function urlHost(host: string): string {
@@ -28,8 +49,8 @@ function urlHost(host: string): string {
 }
 
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
-  const { port = 0, host = '127.0.0.1', ...emulatorOptions } = opts;
-  const emulator = createEmulator(emulatorOptions);
+  const { port = 0, host = '127.0.0.1', controlPort, controlHost = '127.0.0.1', ...emulatorOptions } = opts;
+  const emulator = createEmulator({ ...emulatorOptions, separateControl: controlPort !== undefined });
   const server: Server = createServer(emulator.app);
   // Longer than the idle timeout of usual keep-alive clients (Node's agents: 5 s, undici: 4 s), so the
   // server never closes an idle socket just as a client reuses it; close() ends them anyway.
@@ -44,16 +65,20 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  const address = await listen(server, port, host);
+  let controlServer: Server | undefined;
+  let controlUrl: string | undefined;
+  if (controlPort !== undefined) {
+    controlServer = createServer(emulator.controlApp);
+    try {
+      const at = await listen(controlServer, controlPort, controlHost);
+      controlUrl = `http://${urlHost(controlHost === '0.0.0.0' ? '127.0.0.1' : controlHost === '::' ? '::1' : controlHost)}:${at.port}`;
+    } catch (err: unknown) {
+      server.close();
+      throw err;
+    }
+  }
 
-  const address = server.address() as AddressInfo;
   const listenHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const url = `http://${urlHost(listenHost)}:${address.port}`;
   if (emulatorOptions.publicUrl === undefined) emulator.setPublicUrl(url);
@@ -63,10 +88,13 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     url,
     apiUrl: `${url}/2.0`,
     webviewUrl: url,
+    controlUrl,
     emulator,
     connectionsAccepted: () => accepted,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
+        controlServer?.close();
+        controlServer?.closeAllConnections();
         server.close((err) => (err === undefined ? resolve() : reject(err)));
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();

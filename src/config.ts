@@ -9,6 +9,7 @@
  *   rules.ts      the rules between variables (production, auth modes, Redis topology, demo)
  *   load.ts       the schemas of the service, storage and demo profiles, and their loaders
  *   docs.ts       the README table and .env.example, rendered from variables.ts (`npm run docs:env`)
+ *   dotenv.ts     `.env` of the working directory, read at start-up (the environment wins)
  */
 export {
   AUTH_MODES,
@@ -31,3 +32,4 @@ export {
 } from './config/types.js';
 export { parseTokenKeys } from './config/values.js';
 export { DEMO_CLIENT_ID, ENV_VARIABLES, formatProblems, loadConfig, loadDemoConfig, loadStorageConfig } from './config/load.js';
+export { describeDotEnv, loadDotEnv, type DotEnvReport } from './config/dotenv.js';

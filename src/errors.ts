@@ -19,6 +19,7 @@ export const catalogue = {
   BAD_REQUEST: { status: 400 },
   USER_REQUIRED: { status: 401 },
   USER_ID_INVALID: { status: 400 },
+  CREDENTIALS_AMBIGUOUS: { status: 400 },
   CSRF_HEADER_MISSING: { status: 403 },
   ORIGIN_FORBIDDEN: { status: 403 },
   NOT_FOUND: { status: 404 },

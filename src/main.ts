@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createApp } from './app.js';
-import { formatProblems, loadConfig, type Config } from './config.js';
+import { describeDotEnv, formatProblems, loadConfig, loadDotEnv, type Config, type DotEnvReport } from './config.js';
 import { createLogger, safeError, type Logger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { PowensClient } from './powens/client.js';
@@ -49,7 +49,8 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
     logger.info({ signal }, 'signal received');
     // The last resort: whatever happens below, the process is gone within 10 s of the signal
     // (orchestrators SIGKILL soon after). unref: it never keeps the process alive by itself.
-    // The drain itself takes at most SHUTDOWN_TIMEOUT_MS (<= 9 s) plus the 500 ms and 300 ms below.
+    // The delay and the drain take at most SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS (<= 9 s in
+    // all, a rule of the configuration) plus the 500 ms and 300 ms below.
     setTimeout(() => {
       logger.error('shutdown did not finish in time: exiting');
       process.exit(1);
@@ -82,13 +83,22 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
 }
 
 async function main(): Promise<void> {
+  let dotEnv: DotEnvReport | undefined;
+  try {
+    dotEnv = loadDotEnv();
+  } catch (err: unknown) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
   const result = loadConfig(process.env);
   if (!result.ok) {
+    if (dotEnv !== undefined) process.stderr.write(`${describeDotEnv(dotEnv)}\n`);
     process.stderr.write(`${formatProblems(result.problems)}\n`);
     process.exit(1);
   }
   const config = result.config;
   const logger = createLogger(config.logLevel);
+  if (dotEnv !== undefined) logger.info({ file: dotEnv.path, loaded: dotEnv.loaded.length, kept: dotEnv.kept }, describeDotEnv(dotEnv));
   for (const name of config.generated) {
     logger.warn({ variable: name }, `${name} is not set: using a random value for this process only (development)`);
   }

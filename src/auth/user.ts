@@ -49,6 +49,40 @@ function headerUserId(req: Request, name: string): string | null {
   return checkUserId(decoded);
 }
 
+/** Express's compiled TRUST_PROXY (`app.set('trust proxy', ...)` compiles it once, with proxy-addr). */
+type TrustFn = (address: string, hop: number) => boolean;
+
+const UNTRUSTED_WARN_MS = 60_000;
+/** Peers remembered for the once-a-minute warning; past this the oldest are forgotten (bounded memory). */
+const UNTRUSTED_PEERS_MAX = 1000;
+
+/**
+ * Once per peer and minute: a client that is not a listed proxy sending the identity header is
+ * either a misconfigured TRUST_PROXY or someone trying to be another user; either way the
+ * operator must hear of it, but a flood of such requests must not flood the log nor grow memory.
+ * `shouldWarn(peer)` answers whether to log now; at most UNTRUSTED_PEERS_MAX peers are
+ * remembered (the oldest warnings are forgotten first).
+ */
+export function untrustedPeerWarner(now: () => number = Date.now): { shouldWarn(peer: string): boolean; size(): number } {
+  const lastWarned = new Map<string, number>();
+  return {
+    size: () => lastWarned.size,
+    shouldWarn: (peer) => {
+      const at = now();
+      const last = lastWarned.get(peer);
+      if (last !== undefined && at - last < UNTRUSTED_WARN_MS) return false;
+      lastWarned.delete(peer);
+      // Map keeps insertion order: the first entries are the oldest warnings.
+      for (const [key, when] of lastWarned) {
+        if (lastWarned.size < UNTRUSTED_PEERS_MAX && at - when < UNTRUSTED_WARN_MS) break;
+        lastWarned.delete(key);
+      }
+      lastWarned.set(peer, at);
+      return true;
+    },
+  };
+}
+
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /**
@@ -74,12 +108,31 @@ export function createAuthenticator(config: Config): Authenticator {
 function resolveUser(config: Config): Authenticator {
   const auth = config.auth;
   switch (auth.mode) {
-    case 'header':
+    case 'header': {
+      const warner = untrustedPeerWarner();
       return {
         mode: 'header',
         // Rejects rather than throws, like the other modes: callers may rely on .catch.
-        userId: (req) => new Promise((resolve) => resolve(headerUserId(req, auth.header))),
+        userId: (req) =>
+          new Promise((resolve) => {
+            // The peer is the socket's address, never X-Forwarded-For: the header is believed
+            // only when the proxy that set it is the one talking to us.
+            const peer = req.socket.remoteAddress;
+            const trusted = req.app.get('trust proxy fn') as TrustFn;
+            if (peer === undefined || !trusted(peer, 0)) {
+              if (req.headersDistinct[auth.header] !== undefined && warner.shouldWarn(peer ?? 'unknown')) {
+                req.log?.warn(
+                  { peer: peer ?? 'unknown', header: auth.header },
+                  'identity header ignored: the peer is not a proxy listed in TRUST_PROXY (no user for this request)',
+                );
+              }
+              resolve(null);
+              return;
+            }
+            resolve(headerUserId(req, auth.header));
+          }),
       };
+    }
     case 'demo':
       return {
         mode: 'demo',
@@ -159,25 +212,39 @@ function bearer(req: Request): string | undefined {
   return m?.[1];
 }
 
-function cookie(req: Request, name: string): string | undefined {
+/** Every value of the cookie `name`, in the order the browser sent them. */
+function cookies(req: Request, name: string): string[] {
   const header = req.headers.cookie;
-  if (typeof header !== 'string') return undefined;
+  if (typeof header !== 'string') return [];
+  const found: string[] = [];
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
       try {
-        return decodeURIComponent(value);
+        found.push(decodeURIComponent(value));
       } catch {
-        return value;
+        found.push(value);
       }
     }
   }
-  return undefined;
+  return found;
+}
+
+/**
+ * The token cookie. Browsers send every cookie of that name the page may see, from the host
+ * and from parent domains (a sibling subdomain can set one for the whole site); taking the
+ * first would let such a cookie sign the victim in as the attacker, and link the victim's bank
+ * to the attacker's account. Two of them are refused, as a repeated identity header is.
+ */
+function cookie(req: Request, name: string): string | undefined {
+  const values = cookies(req, name);
+  if (values.length > 1) throw new AppError('CREDENTIALS_AMBIGUOUS', { logDetail: { reason: 'repeated token cookie', cookies: values.length } });
+  return values[0];
 }
 
 export function hasCookie(req: Request, name: string): boolean {
-  return cookie(req, name) !== undefined;
+  return cookies(req, name).length > 0;
 }
 
 /**

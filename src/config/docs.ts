@@ -1,4 +1,4 @@
-import { CONTAINER_DEMO_ENV, DEMO_VARIABLES, SECTION_NOTES, SECTIONS, SERVICE_VARIABLES, type Section, type Variable } from './variables.js';
+import { CONTAINER_DEMO_ENV, EMULATOR_VARIABLES, SECTION_NOTES, SECTIONS, SERVICE_VARIABLES, type Section, type Variable } from './variables.js';
 
 /**
  * The two documents rendered from the declarations in ./variables.ts: the variable table of
@@ -55,7 +55,7 @@ function row([name, v]: Entry): string {
 /** The README's table, markers included. */
 export function renderReadmeTable(): string {
   const lines = [TABLE_START, '<!-- Generated from src/config/variables.ts by `npm run docs:env`: edit there, not here. -->'];
-  for (const [section, entries] of bySection({ ...SERVICE_VARIABLES, ...DEMO_VARIABLES })) {
+  for (const [section, entries] of bySection({ ...SERVICE_VARIABLES, ...EMULATOR_VARIABLES })) {
     lines.push('', `**${section}**`);
     const note = SECTION_NOTES[section];
     if (note !== undefined) lines.push('', cell(note).replace(/\\\|/g, '|'));
@@ -114,10 +114,13 @@ const HEADER = [
   '# Marked (P): enforced when NODE_ENV=production.',
 ];
 
+/** The prefix of the demo block's lines: `sed -n 's/^# demo: //p' .env.example > .env` makes a demo .env. */
+export const DEMO_LINE_PREFIX = '# demo: ';
+
 const CONTAINER_DEMO_NOTE = [
-  'Starts the service, Redis and the built-in Powens emulator; open http://localhost:3000.',
-  'docker-compose.yml sets REDIS_URL, HOST and PORT itself. The emulator takes its client id, secret and allowed redirect URIs from POWENS_CLIENT_ID, POWENS_CLIENT_SECRET and PUBLIC_URL below.',
-  'The image sets NODE_ENV=production, which refuses AUTH_MODE=demo and http URLs:',
+  "The service against the built-in Powens emulator, all on this machine; open http://localhost:3000. Make a .env of these lines alone with: sed -n 's/^# demo: //p' .env.example > .env",
+  "Then either `npm run emulator` and, beside it, `npm run build && npm start` (with a redis-server on the machine); or `docker compose --profile demo up --build` (the emulator then shares the service's network, so http://localhost:4010 is the emulator for the browser and the service alike; docker-compose.yml sets REDIS_URL, HOST and PORT itself).",
+  "The client, its secret, the domain and the callback are the emulator's defaults (EMULATOR_* above). SESSION_SECRET and TOKEN_ENCRYPTION_KEYS are random per process outside production: links do not survive a restart.",
 ];
 
 function envEntry([name, v]: Entry): string[] {
@@ -129,17 +132,17 @@ function envEntry([name, v]: Entry): string[] {
   return [...comment(text), v.required === undefined ? `# ${assignment}` : assignment];
 }
 
-/** The whole of `.env.example`: the service's variables (not the demo's own), then the container demo. */
+/** The whole of `.env.example`: the service's variables, the emulator's, then the demo block. */
 export function renderEnvExample(): string {
   const lines = [...HEADER];
-  for (const [section, entries] of bySection(SERVICE_VARIABLES)) {
+  for (const [section, entries] of bySection({ ...SERVICE_VARIABLES, ...EMULATOR_VARIABLES })) {
     lines.push('', heading(section), '');
     const note = SECTION_NOTES[section];
     if (note !== undefined) lines.push(...comment(note), '');
     lines.push(...entries.flatMap((entry, i) => [...(i === 0 ? [] : ['']), ...envEntry(entry)]));
   }
-  lines.push('', heading('Demo in containers: docker compose --profile demo up --build'));
+  lines.push('', heading('Demo: npm run emulator + npm start, or docker compose --profile demo up'));
   for (const paragraph of CONTAINER_DEMO_NOTE) lines.push(...comment(paragraph));
-  lines.push(...CONTAINER_DEMO_ENV.map(([name, value]) => `# ${name}=${value}`));
+  lines.push(...CONTAINER_DEMO_ENV.map(([name, value]) => `${DEMO_LINE_PREFIX}${name}=${value}`));
   return `${lines.join('\n')}\n`;
 }

@@ -131,8 +131,12 @@ function toConfig(e: Parsed): Config {
     connectionsCacheTtlSeconds: e.CONNECTIONS_CACHE_TTL_SECONDS,
     consentWarningDays: e.CONSENT_WARNING_DAYS,
     connectorsCacheTtlSeconds: e.CONNECTORS_CACHE_TTL_SECONDS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    maxConnections: e.MAX_CONNECTIONS,
     generated,
   };
 }

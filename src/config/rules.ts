@@ -101,6 +101,24 @@ const auth: Rule[] = [
       report('AUTH_JWT_SECRET', 'must be at least 32 characters');
     }
   }),
+  // A token your identity provider issued for another of its apps carries a valid signature
+  // too: only the issuer and audience say it was meant for this service.
+  rule(['NODE_ENV', 'AUTH_MODE', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE', 'AUTH_JWT_SKIP_ISSUER_AUDIENCE'], (e, report) => {
+    if (e.AUTH_MODE !== 'jwt' || !isProduction(e.NODE_ENV) || e.AUTH_JWT_SKIP_ISSUER_AUDIENCE) return;
+    const hint = 'with AUTH_MODE=jwt when NODE_ENV=production (or AUTH_JWT_SKIP_ISSUER_AUDIENCE=true, see README)';
+    if (e.AUTH_JWT_ISSUER === undefined) report('AUTH_JWT_ISSUER', `is required ${hint}`);
+    if (e.AUTH_JWT_AUDIENCE === undefined) report('AUTH_JWT_AUDIENCE', `is required ${hint}`);
+  }),
+  // The identity header is believed only from the proxies listed: `true` or a hop count trust
+  // whoever connects (hop 0 is the peer itself), which is what header mode must never do.
+  rule(['NODE_ENV', 'AUTH_MODE', 'TRUST_PROXY'], (e, report) => {
+    if (authMode(e) !== 'header') return;
+    if (e.TRUST_PROXY === false) {
+      report('TRUST_PROXY', 'is required with AUTH_MODE=header: the addresses or subnets of the proxies that set AUTH_HEADER (e.g. 10.0.0.5, 10.1.0.0/16)');
+    } else if (typeof e.TRUST_PROXY !== 'string') {
+      report('TRUST_PROXY', 'must list the proxies by address or subnet with AUTH_MODE=header: true or a hop count would believe AUTH_HEADER from any client');
+    }
+  }),
   rule(['AUTH_MODE', 'AUTH_JWT_COOKIE'], (e, report) => {
     if (e.AUTH_MODE === 'jwt' && e.AUTH_JWT_COOKIE !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/.test(e.AUTH_JWT_COOKIE)) {
       report('AUTH_JWT_COOKIE', 'must be a cookie name');
@@ -120,7 +138,23 @@ export const REDIS_RULES: Rule[] = [
   }),
 ];
 
-export const SERVICE_RULES: Rule[] = [...requiredInProduction, ...httpsInProduction, returnToOrigins, sessionSecrets, ...auth, ...REDIS_RULES];
+/** The HTTP server's timings. */
+const server: Rule[] = [
+  rule(['SHUTDOWN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS'], (e, report) => {
+    // Then up to 500 ms for queued webhook work and 300 ms for Redis QUIT: out within 10 s.
+    if (e.SHUTDOWN_DELAY_MS + e.SHUTDOWN_TIMEOUT_MS > 9000) {
+      report(
+        'SHUTDOWN_DELAY_MS',
+        `plus SHUTDOWN_TIMEOUT_MS must be at most 9000, so the process exits within 10 seconds of SIGTERM (now ${e.SHUTDOWN_DELAY_MS} + ${e.SHUTDOWN_TIMEOUT_MS})`,
+      );
+    }
+  }),
+  rule(['HEADERS_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS'], (e, report) => {
+    if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) report('REQUEST_TIMEOUT_MS', 'must be at least HEADERS_TIMEOUT_MS (the headers are part of the request)');
+  }),
+];
+
+export const SERVICE_RULES: Rule[] = [...requiredInProduction, ...httpsInProduction, returnToOrigins, sessionSecrets, ...auth, ...REDIS_RULES, ...server];
 
 /**
  * Offline tools on the stored data (`npm run rotate-keys`): REDIS_URL and TOKEN_ENCRYPTION_KEYS

@@ -88,8 +88,14 @@ export interface Config {
   connectionsCacheTtlSeconds: number;
   consentWarningDays: number;
   connectorsCacheTtlSeconds: number;
+  /** SIGTERM: readiness 503 while still serving, this long, before the listener closes. */
+  shutdownDelayMs: number;
   shutdownTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** 0: no cap. */
+  maxConnections: number;
   /** Values generated because the variable was unset outside production; the caller warns. */
   generated: string[];
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AUTH_MODES, LOG_LEVELS, WEBVIEW_LANGS, type TokenKey, type TrustProxy } from './types.js';
 
@@ -223,12 +224,75 @@ export function loginUrl() {
   );
 }
 
+/** proxy-addr's named ranges, which Express's `trust proxy` accepts besides addresses and subnets. */
+const TRUST_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * One entry of a TRUST_PROXY list as Express compiles it (proxy-addr): a named range, an
+ * address, or an address with a prefix length (`10.0.0.0/8`) or an IPv4 netmask
+ * (`10.0.0.0/255.0.0.0`). Stricter than proxy-addr (no `127.1` shorthand), never looser, so a
+ * value that passes here cannot fail later with "invalid IP address".
+ */
+export function isTrustEntry(entry: string): boolean {
+  if (TRUST_RANGES.includes(entry)) return true;
+  const slash = entry.lastIndexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0 || address.includes('%')) return false;
+  if (slash === -1) return true;
+  const range = entry.slice(slash + 1);
+  // proxy-addr refuses a range of 0 (`/0`, `0.0.0.0`): it would trust every address.
+  if (/^\d{1,3}$/.test(range)) return Number(range) >= 1 && Number(range) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(range) === 4 && isNetmask(range);
+}
+
+/** A dotted IPv4 netmask: ones then zeros. */
+function isNetmask(mask: string): boolean {
+  const bits = mask
+    .split('.')
+    .map((n) => Number(n).toString(2).padStart(8, '0'))
+    .join('');
+  return /^1+0*$/.test(bits);
+}
+
+/**
+ * `true`, `false`, a hop count, or a comma-separated list of addresses, subnets and named
+ * ranges, each checked here (a typo such as `yes` would otherwise pass and make Express throw
+ * at start-up with "invalid IP address", naming no variable).
+ */
 export function trustProxy() {
-  return z.string().transform((t, ctx): TrustProxy => {
+  return z.string().transform((raw, ctx): TrustProxy => {
+    const t = raw.toLowerCase();
     if (t === 'true') return true;
     if (t === 'false') return false;
     if (/^\d+$/.test(t)) return Number(t);
-    if (/^[0-9A-Za-z.:/, _-]+$/.test(t)) return t;
-    return fail(ctx, 'must be true, false, a hop count, or a list of addresses/subnets (loopback, 10.0.0.0/8, ...)');
+    const entries = t.split(',').map((e) => e.trim());
+    if (entries.every((e) => e !== '' && isTrustEntry(e))) return entries.join(', ');
+    return fail(
+      ctx,
+      'must be true, false, a hop count, or a comma-separated list of addresses, subnets or loopback, linklocal, uniquelocal (e.g. 10.0.0.5, 10.1.0.0/16)',
+    );
   });
+}
+
+/** NODE_ENV: a value outside these (`prod`, `Production`) would silently skip every production check. */
+export const NODE_ENVS = ['production', 'development', 'test'] as const;
+export function nodeEnv() {
+  return z.string().refine((v): v is (typeof NODE_ENVS)[number] => (NODE_ENVS as readonly string[]).includes(v), {
+    message: `must be one of ${NODE_ENVS.join(', ')} (another value would silently skip the production checks)`,
+  });
+}
+
+/** A listen address: an IP address or a host name. */
+export function listenHost() {
+  return z.string().refine((v) => isIP(v) !== 0 || HOSTNAME.test(v), { message: 'must be an IP address (0.0.0.0, ::, 127.0.0.1) or a host name' });
+}
+
+/**
+ * The `<...>` placeholders of .env.example (`<client id from the Powens console>`): words in
+ * angle brackets. A copied example left unfilled must stop start-up, whatever the mode, rather
+ * than be sent to Powens or used as a secret. Real secrets hold no `<word ...>` run.
+ */
+export function isPlaceholder(v: string): boolean {
+  return /<[A-Za-z][^<>]* [^<>]*>/.test(v);
 }

@@ -12,7 +12,18 @@ import * as t from './values.js';
  * default here without a migration note.
  */
 
-export const SECTIONS = ['Service', 'Powens', 'Redis', 'Sessions & tokens', 'Auth', 'Browser & CORS', 'Webhooks', 'Rate limits', 'Operations', 'Demo'] as const;
+export const SECTIONS = [
+  'Service',
+  'Powens',
+  'Redis',
+  'Sessions & tokens',
+  'Auth',
+  'Browser & CORS',
+  'Webhooks',
+  'Rate limits',
+  'Operations',
+  'Emulator and demo',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** A variable's type: from its trimmed, non-empty text to its value. */
@@ -43,11 +54,17 @@ export interface Variable<S extends Type = Type, Out = unknown> extends Variable
   field: z.ZodType<Out, string | undefined>;
 }
 
-/** An empty or blank value counts as unset; values are trimmed. */
+/**
+ * An empty or blank value counts as unset; values are trimmed; a `<placeholder>` of
+ * .env.example left as it was is a problem of its own, in every mode and profile.
+ */
 const unsetIfBlank = z
   .string()
   .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+  .refine((v) => v === undefined || !t.isPlaceholder(v), {
+    message: 'is still the <placeholder> of .env.example: put the real value, or remove the line',
+  });
 
 export function requiredMessage(spec: Pick<VariableSpec, 'requiredHint'>, inProduction: boolean): string {
   return `is required${inProduction ? ' when NODE_ENV=production' : ''}${spec.requiredHint === undefined ? '' : ` (${spec.requiredHint})`}`;
@@ -69,10 +86,11 @@ export const SERVICE_VARIABLES = {
   // --- Service
   NODE_ENV: variable({
     section: 'Service',
-    type: t.text(),
+    type: t.nodeEnv(),
     default: 'development',
     example: 'production',
-    description: '`production` turns on the strict checks marked (P): https URLs, Redis, secrets, no demo auth. The container image sets it already.',
+    description:
+      '`production`, `development` or `test`. `production` turns on the strict checks marked (P): https URLs, Redis, secrets, no demo auth. The container image sets it already.',
   }),
   PORT: variable({
     section: 'Service',
@@ -82,7 +100,7 @@ export const SERVICE_VARIABLES = {
   }),
   HOST: variable({
     section: 'Service',
-    type: t.text(),
+    type: t.listenHost(),
     default: '0.0.0.0',
     description: 'Listen address.',
   }),
@@ -101,7 +119,7 @@ export const SERVICE_VARIABLES = {
     type: t.trustProxy(),
     default: 'false',
     description:
-      'Express `trust proxy`, when TLS ends at a load balancer: `true`, `false`, a hop count (`1`) or a list of addresses/subnets (`loopback, 10.0.0.0/8`). Needed for Secure cookies and per-IP rate limits behind a proxy.',
+      'The proxies to believe, as Express `trust proxy`: `true`, `false`, a hop count (`1`) or a comma-separated list of addresses, subnets or `loopback`, `linklocal`, `uniquelocal` (`10.0.0.5, 10.1.0.0/16`). Needed for Secure cookies and per-IP rate limits behind a load balancer that ends TLS. Required with `AUTH_MODE=header`, as a list: `AUTH_HEADER` is believed only from those addresses.',
   }),
 
   // --- Powens
@@ -319,13 +337,22 @@ export const SERVICE_VARIABLES = {
     section: 'Auth',
     type: t.text(),
     example: 'https://auth.example.com/',
-    description: '`jwt` mode: the `iss` claim every token must carry, if set.',
+    description:
+      '`jwt` mode: the `iss` claim every token must carry. (P): required, unless `AUTH_JWT_SKIP_ISSUER_AUDIENCE=true`; outside production it is checked when set.',
   }),
   AUTH_JWT_AUDIENCE: variable({
     section: 'Auth',
     type: t.text(),
     example: 'powens-connect-bff',
-    description: '`jwt` mode: the `aud` claim every token must carry, if set.',
+    description:
+      '`jwt` mode: the `aud` claim every token must carry. (P): required, unless `AUTH_JWT_SKIP_ISSUER_AUDIENCE=true`; outside production it is checked when set.',
+  }),
+  AUTH_JWT_SKIP_ISSUER_AUDIENCE: variable({
+    section: 'Auth',
+    type: t.bool(),
+    default: 'false',
+    description:
+      '`jwt` mode in production: `true` accepts tokens without checking the issuer or audience that are not set. Only when the signing key (`AUTH_JWT_SECRET`, or the JWKS) signs tokens for this service alone: otherwise a token your identity provider issued for another app would sign users in here.',
   }),
   AUTH_JWT_COOKIE: variable({
     section: 'Auth',
@@ -430,12 +457,20 @@ export const SERVICE_VARIABLES = {
     description:
       'Bearer token required by `GET /metrics` (at least 16 characters). Unset: `/metrics` is open, so keep it off the public network (block the path at your proxy either way; README, Deployment).',
   }),
+  SHUTDOWN_DELAY_MS: variable({
+    section: 'Operations',
+    type: t.int(0, 9000),
+    default: '3000',
+    description:
+      'On SIGTERM, how long readiness answers 503 while the listener still serves, before it stops accepting connections: the time the load balancer needs to see the 503 and stop sending. `0` skips it (nothing in front). With `SHUTDOWN_TIMEOUT_MS`, at most `9000` in all.',
+  }),
   SHUTDOWN_TIMEOUT_MS: variable({
     section: 'Operations',
-    // The drain, then up to 500 ms for queued webhook work and 300 ms for Redis QUIT: 10 s in all.
-    type: t.int(0, 60000).pipe(z.number().refine((v) => v <= 9000, { message: 'must be at most 9000 so the process exits within 10 seconds' })),
-    default: '8000',
-    description: 'On SIGTERM, how long in-flight requests may take before the process exits (at most `9000`, so it always exits within 10 seconds).',
+    // The delay, the drain, then up to 500 ms for queued webhook work and 300 ms for Redis QUIT: 10 s in all.
+    type: t.int(0, 9000),
+    default: '6000',
+    description:
+      'On SIGTERM, after `SHUTDOWN_DELAY_MS`, how long in-flight requests may take before their connections are cut and the process exits. `SHUTDOWN_DELAY_MS` plus this is at most `9000`, so the process always exits within 10 seconds (was `8000` with no delay before).',
   }),
   KEEP_ALIVE_TIMEOUT_MS: variable({
     section: 'Operations',
@@ -445,19 +480,108 @@ export const SERVICE_VARIABLES = {
     description:
       "Idle keep-alive timeout of the HTTP server; keep it above your load balancer's idle timeout (AWS ALB: 60 s by default; Google Cloud load balancers: 610 s, so `620000` there).",
   }),
+  HEADERS_TIMEOUT_MS: variable({
+    section: 'Operations',
+    type: t.int(1000, 120000),
+    default: '10000',
+    description:
+      "How long a client may take to send a request's headers, in milliseconds, counted from its connection or from the request's first byte (not from an idle keep-alive wait); past it the server answers 408 and closes. A load balancer sends headers at once; a slow or silent client is let go.",
+  }),
+  REQUEST_TIMEOUT_MS: variable({
+    section: 'Operations',
+    type: t.int(1000, 600000),
+    default: '30000',
+    description:
+      'How long a client may take to send a whole request (headers and body), in milliseconds; at least `HEADERS_TIMEOUT_MS`. It does not bound the answer: a slow call to Powens is bounded by `POWENS_TIMEOUT_MS`.',
+  }),
+  MAX_CONNECTIONS: variable({
+    section: 'Operations',
+    type: t.int(0, 1000000),
+    default: '10000',
+    description:
+      'Most client connections the process keeps open at once; more are closed as they arrive. Keep it below the open-file limit (`ulimit -n`) less some 100 for Redis and Powens. `0`: no cap.',
+  }),
 };
 
 export type ServiceName = keyof typeof SERVICE_VARIABLES;
 
-/** Variables only `npm run demo` reads (documented in the README, not in `.env.example`). */
-export const DEMO_VARIABLES = {
+/**
+ * The Powens emulator's variables: `npm run emulator` and its container read them all
+ * (emulator/env.ts, which cannot import src/: test/unit/env-docs.test.ts checks that it reads
+ * these names with these defaults); `npm run demo` reads EMULATOR_PORT.
+ */
+export const EMULATOR_VARIABLES = {
   EMULATOR_PORT: variable({
-    section: 'Demo',
+    section: 'Emulator and demo',
     // Not 0: the service is configured with the emulator's URL before the emulator listens.
     type: t.int(1, 65535),
     default: '4010',
-    description: 'Port of the Powens emulator that `npm run demo` starts on 127.0.0.1 (its webview is `http://localhost:${EMULATOR_PORT}`).',
+    description: 'Port of the Powens emulator (`npm run emulator`, and the one `npm run demo` starts on 127.0.0.1).',
   }),
+  EMULATOR_HOST: variable({
+    section: 'Emulator and demo',
+    type: t.listenHost(),
+    default: '127.0.0.1',
+    description: '`npm run emulator`: listen address (its container: `0.0.0.0`).',
+  }),
+  EMULATOR_PUBLIC_URL: variable({
+    section: 'Emulator and demo',
+    type: t.text(),
+    default: 'http://localhost:${EMULATOR_PORT}',
+    description:
+      "`npm run emulator`: where browsers reach it; its webview and API are under this URL, the service's `POWENS_WEBVIEW_URL` and `POWENS_API_URL` (`/2.0`).",
+  }),
+  EMULATOR_DOMAIN: variable({
+    section: 'Emulator and demo',
+    type: t.text(),
+    default: 'demo-sandbox.biapi.pro',
+    description: "`npm run emulator`: the domain it stands for, the service's `POWENS_DOMAIN` (webviews naming another are refused).",
+  }),
+  EMULATOR_CLIENT_ID: variable({
+    section: 'Emulator and demo',
+    type: t.text(),
+    default: 'demo-client',
+    description: "`npm run emulator`: its one client application, the service's `POWENS_CLIENT_ID`.",
+  }),
+  EMULATOR_CLIENT_SECRET: variable({
+    section: 'Emulator and demo',
+    type: t.text(),
+    default: 'demo-secret-not-for-production',
+    description: "`npm run emulator`: that client's secret, the service's `POWENS_CLIENT_SECRET` (a fake Powens: the default is public).",
+  }),
+  EMULATOR_REDIRECT_URIS: variable({
+    section: 'Emulator and demo',
+    type: t.text(),
+    default: 'http://localhost:3000/callback',
+    description: "`npm run emulator`: the redirect URIs that client may use, comma-separated: the service's `${PUBLIC_URL}/callback`.",
+  }),
+  EMULATOR_CONTROL_PORT: variable({
+    section: 'Emulator and demo',
+    type: t.int(0, 65535),
+    defaultNote: 'unset: the control API is on `EMULATOR_PORT` with the rest',
+    example: '4011',
+    description:
+      '`npm run emulator`: a port of its own for the control API (`/__emulator`: failures, delays, users, webhooks), so that publishing the webview does not publish it (docker-compose.yml uses 4011, unpublished).',
+  }),
+  EMULATOR_CONTROL_HOST: variable({
+    section: 'Emulator and demo',
+    type: t.listenHost(),
+    default: '127.0.0.1',
+    description: '`npm run emulator`: listen address of the control API when it has its own port.',
+  }),
+  EMULATOR_TIMEZONE: variable({
+    section: 'Emulator and demo',
+    type: t.timeZone(),
+    default: 'Europe/Paris',
+    description: "`npm run emulator`: the zone of the zone-less dates it writes, as Powens is read (keep it equal to the service's `POWENS_TIMEZONE`).",
+  }),
+};
+
+export type EmulatorName = keyof typeof EMULATOR_VARIABLES;
+
+/** Variables only `npm run demo` reads besides the service's. */
+export const DEMO_VARIABLES = {
+  EMULATOR_PORT: EMULATOR_VARIABLES.EMULATOR_PORT,
 };
 
 export type DemoName = keyof typeof DEMO_VARIABLES;
@@ -467,30 +591,38 @@ export const DEMO_DEFAULTS: Partial<Record<ServiceName, string>> = {
   HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
   POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
+  // No load balancer in front of the demo: Ctrl-C stops it at once.
+  SHUTDOWN_DELAY_MS: '0',
 };
 
 /**
- * The demo block at the end of `.env.example`: the values that run the service in containers
- * next to the built-in emulator (`docker compose --profile demo up --build`).
+ * The demo block at the end of `.env.example`: what the service needs to run against the
+ * emulator, the same for `npm start` beside `npm run emulator` and for `docker compose --profile
+ * demo up` (there the emulator shares the service's network, so localhost:4010 is the emulator
+ * for both the browser and the service). The client, secret, domain and callback are the
+ * emulator's defaults (EMULATOR_VARIABLES). SESSION_SECRET and TOKEN_ENCRYPTION_KEYS are left
+ * out: outside production they are random per process, so the block holds no placeholder.
  */
 export const CONTAINER_DEMO_ENV: readonly (readonly [ServiceName, string])[] = [
   ['NODE_ENV', 'development'],
   ['AUTH_MODE', 'demo'],
   ['PUBLIC_URL', 'http://localhost:3000'],
-  ['POWENS_DOMAIN', 'demo-sandbox'],
-  ['POWENS_API_URL', 'http://emulator:4010/2.0'],
+  ['POWENS_DOMAIN', 'demo-sandbox.biapi.pro'],
+  ['POWENS_API_URL', 'http://localhost:4010/2.0'],
   ['POWENS_WEBVIEW_URL', 'http://localhost:4010'],
   ['POWENS_CLIENT_ID', 'demo-client'],
   ['POWENS_CLIENT_SECRET', 'demo-secret-not-for-production'],
-  ['SESSION_SECRET', '<at least 32 characters>'],
-  ['TOKEN_ENCRYPTION_KEYS', 'k1:<output of: openssl rand -base64 32>'],
+  // `npm start` needs a Redis (`npm run demo` does not); docker-compose.yml sets its own.
+  ['REDIS_URL', 'redis://127.0.0.1:6379'],
 ];
 
-/** Prose shown under a section's heading, in the README and (but for Demo) in `.env.example`. */
+/** Prose shown under a section's heading, in the README and in `.env.example`. */
 export const SECTION_NOTES: Partial<Record<Section, string>> = {
   Webhooks:
     'In the Powens console, register one webhook per event, each at its own URL: `${PUBLIC_URL}/webhooks/powens/CONNECTION_SYNCED`, `.../CONNECTION_DELETED`, `.../USER_DELETED` (see "Webhooks and the connections cache" below).',
-  Demo: `\`npm run demo\` only (not the container): it also reads the variables above, but defaults ${Object.entries(DEMO_DEFAULTS)
+  'Emulator and demo': `\`npm run emulator\` runs the Powens emulator alone with these (its start line prints what to put in \`.env\`). \`npm run demo\` starts its own on \`EMULATOR_PORT\`: it also reads the variables above, but defaults ${Object.entries(
+    DEMO_DEFAULTS,
+  )
     .map(([name, value]) => `\`${name}\` to \`${value}\``)
     .join(
       ', ',

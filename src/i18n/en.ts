@@ -30,6 +30,8 @@ export const en = {
   'error.USER_REQUIRED.message': 'Please sign in to the application first.',
   'error.USER_ID_INVALID.title': 'Invalid user id',
   'error.USER_ID_INVALID.message': 'The user id must be 1 to 128 printable characters.',
+  'error.CREDENTIALS_AMBIGUOUS.title': 'Ambiguous credentials',
+  'error.CREDENTIALS_AMBIGUOUS.message': 'The request carries the sign-in cookie more than once. Please sign in again.',
   'error.CSRF_HEADER_MISSING.title': 'CSRF header missing',
   'error.CSRF_HEADER_MISSING.message': 'State-changing requests must carry the header X-CSRF: 1.',
   'error.ORIGIN_FORBIDDEN.title': 'Origin not allowed',

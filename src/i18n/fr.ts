@@ -28,6 +28,8 @@ export const fr: Record<keyof typeof en, string> = {
   'error.USER_REQUIRED.message': 'Veuillez d’abord vous connecter à l’application.',
   'error.USER_ID_INVALID.title': 'Identifiant invalide',
   'error.USER_ID_INVALID.message': 'L’identifiant doit compter de 1 à 128 caractères imprimables.',
+  'error.CREDENTIALS_AMBIGUOUS.title': 'Identifiants ambigus',
+  'error.CREDENTIALS_AMBIGUOUS.message': 'La requête contient plusieurs fois le cookie de connexion. Veuillez vous reconnecter.',
   'error.CSRF_HEADER_MISSING.title': 'En-tête CSRF manquant',
   'error.CSRF_HEADER_MISSING.message': 'Les requêtes qui modifient des données doivent porter l’en-tête X-CSRF: 1.',
   'error.ORIGIN_FORBIDDEN.title': 'Origine non autorisée',

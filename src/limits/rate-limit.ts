@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from 'express';
+import { isIP } from 'node:net';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
@@ -89,17 +90,25 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
   };
 }
 
+/** The bucket of every request whose address is not a valid IP address (there should be none). */
+export const INVALID_ADDRESS_KEY = 'invalid-address';
+
 /**
  * The client as the limit sees it: req.ip, which honours TRUST_PROXY (the address the trusted
  * proxies saw, from X-Forwarded-For; without TRUST_PROXY the header is ignored, so a client
  * cannot pick a fresh identity per request). IPv4-mapped IPv6 addresses count as IPv4, and an
  * IPv6 address counts by its /64: one subscriber line gets a whole /64 to pick addresses from.
+ * Only a valid address (net.isIP) becomes a key: anything else a trusted proxy might pass on
+ * (`unknown`, a port, 8 kB of junk) shares one bucket, so no client string reaches Redis as a
+ * key and none can grow the key space.
  */
 export function clientKey(req: Pick<Request, 'ip' | 'socket'>): string {
-  const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  const ip = req.ip ?? req.socket.remoteAddress ?? '';
+  const family = isIP(ip);
+  if (family === 4) return ip;
+  if (family !== 6) return INVALID_ADDRESS_KEY;
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped?.[1] !== undefined) return mapped[1];
-  if (!ip.includes(':')) return ip;
+  if (mapped?.[1] !== undefined && isIP(mapped[1]) === 4) return mapped[1];
   return `${ipv6Prefix64(ip)}::/64`;
 }
 

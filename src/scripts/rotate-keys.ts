@@ -5,10 +5,17 @@
  * TOKEN_ENCRYPTION_KEYS; no POWENS_* variable. Safe while the service runs; Ctrl-C stops after
  * the batch in progress, and running it again continues where it stopped.
  *
+ * Reads `.env` of the working directory as the service does (variables already set win).
+ *
+ * Options: --allow-empty  finding no token at all is expected (a new deployment): exit 0.
+ *
  * Exit codes: 0 every token is under the first key; 1 configuration or Redis problem;
- * 2 finished, but some values did not open (their key ids are printed); 3 stopped before the end.
+ * 2 finished, but some values did not open (their key ids are printed); 3 stopped before the end;
+ * 4 no token found at all (without --allow-empty): most likely a REDIS_PREFIX or database that is
+ * not the service's, and "nothing failed" must not pass for "the old key can be retired".
  */
-import { formatProblems, loadStorageConfig } from '../config.js';
+import { parseArgs } from 'node:util';
+import { describeDotEnv, formatProblems, loadDotEnv, loadStorageConfig } from '../config.js';
 import { createKeys } from '../storage/keys.js';
 import { connectRedis, createRedis, describeRedis } from '../storage/redis.js';
 import { rotateTokenKeys, type RotationReport } from '../storage/rotate.js';
@@ -28,6 +35,20 @@ function summary(r: RotationReport): string {
 }
 
 async function main(): Promise<number> {
+  let allowEmpty: boolean;
+  try {
+    allowEmpty = parseArgs({ options: { 'allow-empty': { type: 'boolean', default: false } } }).values['allow-empty'];
+  } catch (err: unknown) {
+    line(`${err instanceof Error ? err.message : String(err)} (the one option is --allow-empty)`);
+    return 1;
+  }
+  try {
+    const dotEnv = loadDotEnv();
+    if (dotEnv !== undefined) line(describeDotEnv(dotEnv));
+  } catch (err: unknown) {
+    line(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
   const result = loadStorageConfig(process.env);
   if (!result.ok) {
     line(formatProblems(result.problems));
@@ -74,6 +95,12 @@ async function main(): Promise<number> {
     // One machine-readable line on stdout, for scripts.
     process.stdout.write(`${JSON.stringify({ ...report, complete: !stop.signal.aborted, keyId: first.id })}\n`);
     if (stop.signal.aborted) return 3;
+    if (report.scanned === 0 && !allowEmpty) {
+      line(
+        `found no token under the prefix ${redisConfig.prefix} in ${describeRedis(redisConfig)}: check that REDIS_PREFIX and REDIS_URL (its database) are the service's; do not retire a key on this run. If no token is expected (a new deployment), run again with --allow-empty`,
+      );
+      return 4;
+    }
     if (report.failedToOpen > 0) {
       line(
         'some values did not open: a key id not in TOKEN_ENCRYPTION_KEYS must be added back (not first) before it is retired; a listed one means a damaged value',

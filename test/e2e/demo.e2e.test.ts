@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { neutralCwd } from '../helpers/build.js';
 import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -37,7 +38,7 @@ async function startDemo(): Promise<void> {
   base = `http://localhost:${port}`;
   emulator = `http://localhost:${emulatorPort}`;
   demo = spawn(process.execPath, [entry], {
-    cwd: ROOT,
+    cwd: neutralCwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
     // A clean environment: nothing of the test runner's (NODE_OPTIONS, a developer's .env values).
     env: {

@@ -33,6 +33,17 @@ export function coverageEnv(): Record<string, string> {
 }
 
 /**
+ * A working directory for the processes the tests start: empty, so that a `.env` a developer
+ * keeps at the root of the repository (`npm start` reads the one of its working directory)
+ * never leaks into a test.
+ */
+export function neutralCwd(): string {
+  const dir = join(ROOT, '.tmp', 'cwd');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
  * Ends a child at once (SIGKILL). Under coverage, SIGUSR2 first: coverage-child.mjs writes
  * the coverage gathered so far and kills the process; SIGKILL follows if it is not gone in 3 s.
  */
@@ -64,6 +75,13 @@ const SERVICE: Target = {
 const DEMO: Target = {
   config: 'demo/tsconfig.json',
   folders: ['src', 'emulator', 'demo'],
+  files: ['tsconfig.base.json', 'package.json'],
+};
+
+/** The emulator alone, as `npm run emulator` and its image build it: main.js at the top. */
+const EMULATOR: Target = {
+  config: 'emulator/tsconfig.json',
+  folders: ['emulator'],
   files: ['tsconfig.base.json', 'package.json'],
 };
 
@@ -111,6 +129,11 @@ async function compile(config: string, outDir: string): Promise<void> {
 /** Builds the service unless an up-to-date build exists; answers the folder holding main.js. */
 export function buildService(): Promise<string> {
   return build(SERVICE);
+}
+
+/** Builds the emulator unless an up-to-date build exists; answers the folder holding its main.js. */
+export function buildEmulator(): Promise<string> {
+  return build(EMULATOR);
 }
 
 /** Builds the demo unless an up-to-date build exists; answers the folder holding demo/main.js. */

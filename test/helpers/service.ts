@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { buildService, coverageEnv, ROOT, stopChild } from './build.js';
+import { buildService, coverageEnv, neutralCwd, stopChild } from './build.js';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TOKEN_KEY } from './stack.js';
 import { waitFor, withinDeadline, type WaitForOptions } from './wait.js';
 
@@ -47,6 +47,8 @@ export function serviceEnv(opts: { port: number; redisUrl: string; apiUrl: strin
     SESSION_SECRET: 'test-session-secret-0123456789-abcdefghij',
     TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEY,
     AUTH_MODE: 'header',
+    // The tests' clients are on loopback: they play the proxy that sets the identity header.
+    TRUST_PROXY: 'loopback',
     RATE_LIMIT_PER_IP: '0',
     RATE_LIMIT_PER_USER: '0',
     CONNECTIONS_CACHE_TTL_SECONDS: '0',
@@ -61,7 +63,7 @@ export function serviceEnv(opts: { port: number; redisUrl: string; apiUrl: strin
 export async function spawnService(env: Record<string, string>, opts: { waitReady?: boolean } = {}): Promise<ServiceProcess> {
   const dir = await buildService();
   const proc = spawn(process.execPath, [join(dir, 'main.js')], {
-    cwd: ROOT,
+    cwd: neutralCwd(),
     env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -77,10 +77,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     SESSION_SECRET: 'test-session-secret-0123456789-abcdefghij',
     TOKEN_ENCRYPTION_KEYS: TEST_TOKEN_KEY,
     AUTH_MODE: 'header',
+    // The tests' clients are on loopback: they play the proxy that sets the identity header.
+    TRUST_PROXY: 'loopback',
     RATE_LIMIT_PER_IP: '0',
     RATE_LIMIT_PER_USER: '0',
     LOG_LEVEL: 'debug',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Nothing in front of a test's app: close() drains at once.
+    SHUTDOWN_DELAY_MS: '0',
     ...opts.env,
   });
   if (!result.ok) throw new Error(result.problems.join('\n'));

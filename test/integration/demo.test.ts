@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { completeWebview } from '../../emulator/index.js';
 import { Browser } from '../helpers/browser.js';
-import { buildDemo, coverageEnv, ROOT } from '../helpers/build.js';
+import { buildDemo, coverageEnv, neutralCwd, ROOT } from '../helpers/build.js';
 import { freePort } from '../helpers/redis-server.js';
 import { waitFor, withinDeadline } from '../helpers/wait.js';
 
@@ -20,7 +20,7 @@ interface Demo {
 
 function runDemo(env: Record<string, string>): Demo {
   const proc = spawn(process.execPath, [join(outDir, 'demo', 'main.js')], {
-    cwd: ROOT,
+    cwd: neutralCwd(),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT, ...coverageEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

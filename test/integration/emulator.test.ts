@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { completeWebview, startEmulator, TEST_CONNECTOR_UUID, type RunningEmulator } from '../../emulator/index.js';
+import { completeWebview, DEFAULT_CLIENT, startEmulator, TEST_CONNECTOR_UUID, type RunningEmulator } from '../../emulator/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 const DOMAIN = 'demo-sandbox.biapi.pro';
@@ -370,7 +370,7 @@ describe('API', () => {
       const init = await fetch(`${fixed.apiUrl}/auth/init`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: 'demo-client', client_secret: 'demo-secret-change-me' }),
+        body: JSON.stringify({ client_id: DEFAULT_CLIENT.clientId, client_secret: DEFAULT_CLIENT.clientSecret }),
       });
       const token = String(((await init.json()) as Record<string, unknown>)['auth_token']);
       const me = (await (await fetch(`${fixed.apiUrl}/users/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;

@@ -237,4 +237,23 @@ describe('AUTH_MODE jwt with an HS256 secret', () => {
     await expectRefused(bearer(viaSecret, token));
     await expectRefused(withCookie(viaSecret, token));
   });
+
+  test("refuses two cookies of the token's name (one may come from a sibling subdomain) with a 400, whichever is first", async () => {
+    const victim = await hs256(secret, claims('victim'));
+    const attacker = await hs256(secret, claims('attacker'));
+    for (const cookie of [`${COOKIE}=${attacker}; ${COOKIE}=${victim}`, `${COOKIE}=${victim}; other=1; ${COOKIE}=${attacker}`]) {
+      const res = await fetch(`${viaSecret.url}/me/connections`, { headers: { cookie } });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'CREDENTIALS_AMBIGUOUS' });
+    }
+    // The flow routes too: no webview is opened for either user.
+    const page = await fetch(`${viaSecret.url}/connect`, {
+      headers: { cookie: `${COOKIE}=${attacker}; ${COOKIE}=${victim}`, accept: 'text/html' },
+      redirect: 'manual',
+    });
+    expect(page.status).toBe(400);
+    // One cookie of that name (other cookies beside it) is fine.
+    const one = await fetch(`${viaSecret.url}/me/connections`, { headers: { cookie: `other=1; ${COOKIE}=${victim}` } });
+    expect(one.status).toBe(200);
+  });
 });

@@ -1,6 +1,6 @@
 // Several instances and Redis topologies (docs/REFERENCE.md, "Storage" and "Operations"), with real processes:
 // two services on one Redis share every piece of state; a service reaches Redis through a real
-// redis-sentinel, and through a real Redis Cluster.
+// Sentinel (redis-server --sentinel), and through a real Redis Cluster.
 import { jest } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -140,7 +140,7 @@ function track(proc: ChildProcess): void {
 }
 
 describe('Redis Sentinel', () => {
-  test('a service configured through a real redis-sentinel (passwords on both) does a full flow, its data in the master', async () => {
+  test('a service configured through a real Sentinel (passwords on both) does a full flow, its data in the master', async () => {
     const master = await startTestRedis({ password: 'master-password-1' });
     cleanups.push(() => master.close());
     const sentinelPort = await freePort();
@@ -159,7 +159,8 @@ describe('Redis Sentinel', () => {
         '',
       ].join('\n'),
     );
-    const sentinel = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
+    // redis-server in sentinel mode: the binary the README asks for (no separate redis-sentinel package).
+    const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
     track(sentinel);
     await waitFor(
       () =>

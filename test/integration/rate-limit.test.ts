@@ -66,16 +66,23 @@ test('the flow routes share the per-IP limit and answer 429 as a page', async ()
 });
 
 test('without TRUST_PROXY, X-Forwarded-For is ignored: a client cannot claim a new address per request', async () => {
-  const stack = await service({ RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_USER: '0' });
+  // jwt mode (header mode needs TRUST_PROXY); no token: each request is a 401, counted all the same.
+  const stack = await service({
+    AUTH_MODE: 'jwt',
+    AUTH_JWT_SECRET: 'rate-limit-test-jwt-secret-0123456789',
+    TRUST_PROXY: 'false',
+    RATE_LIMIT_PER_IP: '3',
+    RATE_LIMIT_PER_USER: '0',
+  });
   const statuses: number[] = [];
   for (let i = 1; i <= 4; i += 1) {
-    statuses.push((await get(stack, '/me/connections', { 'x-user-id': `x${i}`, 'x-forwarded-for': `203.0.113.${i}` })).status);
+    statuses.push((await get(stack, '/me/connections', { 'x-forwarded-for': `203.0.113.${i}` })).status);
   }
-  expect(statuses).toEqual([200, 200, 200, 429]);
+  expect(statuses).toEqual([401, 401, 401, 429]);
 });
 
-test('with TRUST_PROXY=1, the address the proxy saw (X-Forwarded-For) is the one limited', async () => {
-  const stack = await service({ RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_USER: '0', TRUST_PROXY: '1' });
+test('with TRUST_PROXY naming the proxy, the address the proxy saw (X-Forwarded-For) is the one limited', async () => {
+  const stack = await service({ RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_USER: '0', TRUST_PROXY: 'loopback' });
   // Four clients behind the proxy: each has its own count.
   for (let i = 1; i <= 4; i += 1) {
     expect((await get(stack, '/me/connections', { 'x-user-id': `p${i}`, 'x-forwarded-for': `198.51.100.${i}` })).status).toBe(200);
@@ -89,7 +96,7 @@ test('with TRUST_PROXY=1, the address the proxy saw (X-Forwarded-For) is the one
 });
 
 test('the per-user limit follows the user across addresses, and other users are not affected', async () => {
-  const stack = await service({ RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '2', TRUST_PROXY: '1' });
+  const stack = await service({ RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '2', TRUST_PROXY: 'loopback' });
   const as = (user: string, ip: string): Promise<Response> => get(stack, '/me/connections', { 'x-user-id': user, 'x-forwarded-for': ip });
   expect((await as('roaming', '192.0.2.1')).status).toBe(200);
   expect((await as('roaming', '192.0.2.2')).status).toBe(200);

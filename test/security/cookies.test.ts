@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose';
 import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { Browser, type Hop } from '../helpers/browser.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -44,6 +45,23 @@ function behindProxy(s: Stack, userId: string, headers: Record<string, string> =
   return new Browser(s.server.url, { 'x-user-id': userId, ...headers });
 }
 
+/**
+ * jwt mode, for the deployments without a trusted proxy: header mode believes its header only
+ * from the proxies TRUST_PROXY lists, so it cannot run without one.
+ */
+const JWT_SECRET = 'cookies-test-jwt-secret-0123456789abcdef';
+const JWT_ENV = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET };
+
+/** A browser whose app gives it a JWT for `userId`, sent as Authorization: Bearer. */
+async function withToken(s: Stack, userId: string, headers: Record<string, string> = {}): Promise<Browser> {
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+  return new Browser(s.server.url, { authorization: `Bearer ${token}`, ...headers });
+}
+
 /** The webview's return address (PUBLIC_URL/callback?...), as the browser would request it. */
 function viaProxy(back: URL): string {
   return `${back.pathname}${back.search}`;
@@ -76,7 +94,7 @@ describe('PUBLIC_URL https behind a proxy that ends TLS (TRUST_PROXY set)', () =
   });
 
   test('the Set-Cookie header carries every attribute (no Domain, Path=/)', async () => {
-    const s = await stack({ PUBLIC_URL: PUBLIC_HTTPS, TRUST_PROXY: '1' });
+    const s = await stack({ PUBLIC_URL: PUBLIC_HTTPS, TRUST_PROXY: '127.0.0.1' });
     const hop = await behindProxy(s, 'bob', { 'x-forwarded-proto': 'https' }).get('/connect');
     expect(hop.status).toBe(302);
     expect(setCookie(hop)).toMatch(/^__Host-powens-bff\.sid=s%3A[^;]+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/);
@@ -84,8 +102,8 @@ describe('PUBLIC_URL https behind a proxy that ends TLS (TRUST_PROXY set)', () =
 
   test('a client that is not the trusted proxy cannot claim https with X-Forwarded-Proto', async () => {
     // The proxy is 10.0.0.0/8; this request comes straight from 127.0.0.1 with a forged header.
-    const s = await stack({ PUBLIC_URL: PUBLIC_HTTPS, TRUST_PROXY: '10.0.0.0/8' });
-    const hop = await behindProxy(s, 'carol', { 'x-forwarded-proto': 'https' }).get('/connect');
+    const s = await stack({ PUBLIC_URL: PUBLIC_HTTPS, TRUST_PROXY: '10.0.0.0/8', ...JWT_ENV });
+    const hop = await (await withToken(s, 'carol', { 'x-forwarded-proto': 'https' })).get('/connect');
     expect(hop.status).toBe(302);
     // Plain http as far as we can tell: a Secure cookie is not sent over it.
     expect(hop.headers.getSetCookie()).toEqual([]);
@@ -94,8 +112,8 @@ describe('PUBLIC_URL https behind a proxy that ends TLS (TRUST_PROXY set)', () =
 
 describe('PUBLIC_URL https reached over plain http without TRUST_PROXY (a misconfiguration)', () => {
   test('no cookie is set, and the callback shows the SESSION_COOKIE_MISSING page that names the cause', async () => {
-    const s = await stack({ PUBLIC_URL: PUBLIC_HTTPS });
-    const b = behindProxy(s, 'dave', { 'x-forwarded-proto': 'https' });
+    const s = await stack({ PUBLIC_URL: PUBLIC_HTTPS, TRUST_PROXY: 'false', ...JWT_ENV });
+    const b = await withToken(s, 'dave', { 'x-forwarded-proto': 'https' });
     const hop = await b.get('/connect');
     expect(hop.status).toBe(302);
     // express-session refuses to send a Secure cookie over what it sees as http.

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { buildService, coverageEnv } from '../helpers/build.js';
+import express from 'express';
+import { buildService, coverageEnv, neutralCwd } from '../helpers/build.js';
 import {
   ENV_VARIABLES,
   formatProblems,
@@ -35,6 +37,8 @@ const PROD: Record<string, string> = {
   SESSION_SECRET,
   TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1}`,
   AUTH_MODE: 'header',
+  // Header mode believes AUTH_HEADER only from these.
+  TRUST_PROXY: '10.0.0.0/8',
 };
 
 /** The minimum outside production. */
@@ -89,7 +93,7 @@ describe('a complete production environment', () => {
     expect(c.auth).toEqual({ mode: 'header', header: 'x-user-id' });
     expect(c.appLoginUrl).toBeUndefined();
     expect(c.corsOrigins).toEqual([]);
-    expect(c.trustProxy).toBe(false);
+    expect(c.trustProxy).toBe('10.0.0.0/8');
     expect(c.logLevel).toBe('info');
     expect(c.webhookHmacSecret).toBeUndefined();
     expect(c.rateLimit).toEqual({ perIp: 300, perUser: 60 });
@@ -333,44 +337,55 @@ describe('AUTH_MODE and AUTH_HEADER', () => {
 
 describe('jwt mode', () => {
   const JWT_SECRET = 'jwt-hs256-secret-value-0123456789abcdef';
+  /** Production jwt mode needs the issuer and audience. */
+  const JWT = { ...without(PROD, 'TRUST_PROXY'), AUTH_MODE: 'jwt', AUTH_JWT_ISSUER: 'https://auth.example.com/', AUTH_JWT_AUDIENCE: 'bank-bff' };
 
   it('takes an HS256 secret, issuer, audience and cookie', () => {
-    const c = ok({
-      ...PROD,
-      AUTH_MODE: 'jwt',
-      AUTH_JWT_SECRET: JWT_SECRET,
-      AUTH_JWT_ISSUER: 'https://auth.example.com/',
-      AUTH_JWT_AUDIENCE: 'bank-bff',
-      AUTH_JWT_COOKIE: 'app_session',
-    });
+    const c = ok({ ...JWT, AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_COOKIE: 'app_session' });
     expect(c.auth).toMatchObject({ mode: 'jwt', issuer: 'https://auth.example.com/', audience: 'bank-bff', cookie: 'app_session', jwksUrl: undefined });
   });
 
   it('takes a JWKS URL', () => {
-    const c = ok({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json' });
+    const c = ok({ ...JWT, AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json' });
     expect(c.auth).toMatchObject({ mode: 'jwt', secret: undefined });
     expect(c.auth.mode === 'jwt' ? c.auth.jwksUrl?.href : undefined).toBe('https://auth.example.com/.well-known/jwks.json');
   });
 
   it('needs a secret or a JWKS URL', () => {
-    expect(oneProblem({ ...PROD, AUTH_MODE: 'jwt' }, 'AUTH_MODE')).toContain('AUTH_JWT_SECRET');
+    expect(oneProblem(JWT, 'AUTH_MODE')).toContain('AUTH_JWT_SECRET');
   });
 
   it('refuses both a secret and a JWKS URL', () => {
-    oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWKS_URL: 'https://auth.example.com/jwks' }, 'AUTH_JWT_SECRET');
+    oneProblem({ ...JWT, AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWKS_URL: 'https://auth.example.com/jwks' }, 'AUTH_JWT_SECRET');
   });
 
   it('refuses a secret shorter than 32 characters, without printing it', () => {
-    const line = oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short-jwt-secret' }, 'AUTH_JWT_SECRET');
+    const line = oneProblem({ ...JWT, AUTH_JWT_SECRET: 'short-jwt-secret' }, 'AUTH_JWT_SECRET');
     expect(line).not.toContain('short-jwt-secret');
   });
 
   it('(P) refuses a JWKS URL over http', () => {
-    oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://auth.example.com/jwks' }, 'AUTH_JWKS_URL');
+    oneProblem({ ...JWT, AUTH_JWKS_URL: 'http://auth.example.com/jwks' }, 'AUTH_JWKS_URL');
   });
 
   it('refuses a cookie name that is not one', () => {
-    oneProblem({ ...PROD, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_COOKIE: 'a b;c' }, 'AUTH_JWT_COOKIE');
+    oneProblem({ ...JWT, AUTH_JWT_SECRET: JWT_SECRET, AUTH_JWT_COOKIE: 'a b;c' }, 'AUTH_JWT_COOKIE');
+  });
+
+  it('(P) requires the issuer and the audience: a token the provider issued for another app must not sign users in', () => {
+    const bare = { ...without(JWT, 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'), AUTH_JWT_SECRET: JWT_SECRET };
+    expect(
+      problems(bare)
+        .map((p) => p.split(':')[0])
+        .sort(),
+    ).toEqual(['AUTH_JWT_AUDIENCE', 'AUTH_JWT_ISSUER']);
+    expect(oneProblem({ ...bare, AUTH_JWT_ISSUER: 'https://auth.example.com/' }, 'AUTH_JWT_AUDIENCE')).toContain('AUTH_JWT_SKIP_ISSUER_AUDIENCE');
+  });
+
+  it('(P) AUTH_JWT_SKIP_ISSUER_AUDIENCE=true is the explicit opt-out; outside production both stay optional', () => {
+    const bare = { ...without(JWT, 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'), AUTH_JWT_SECRET: JWT_SECRET };
+    expect(ok({ ...bare, AUTH_JWT_SKIP_ISSUER_AUDIENCE: 'true' }).auth).toMatchObject({ mode: 'jwt', issuer: undefined, audience: undefined });
+    expect(ok({ ...DEV, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET }).auth).toMatchObject({ mode: 'jwt', issuer: undefined });
   });
 });
 
@@ -424,17 +439,100 @@ describe('RETURN_TO_ORIGINS', () => {
 });
 
 describe('TRUST_PROXY', () => {
+  /** A mode where any value is allowed. */
+  const DEMO_DEV = { ...DEV, AUTH_MODE: 'demo' };
+
   it.each([
     ['true', true],
     ['false', false],
     ['1', 1],
     ['loopback, 10.0.0.0/8', 'loopback, 10.0.0.0/8'],
+    ['LOOPBACK,10.0.0.0/255.0.0.0 , ::1, fd00::/8', 'loopback, 10.0.0.0/255.0.0.0, ::1, fd00::/8'],
   ] as const)('accepts %s', (value, expected) => {
-    expect(ok({ ...PROD, TRUST_PROXY: value }).trustProxy).toEqual(expected);
+    expect(ok({ ...DEMO_DEV, TRUST_PROXY: value }).trustProxy).toEqual(expected);
   });
 
-  it('refuses a value that is none of those', () => {
-    oneProblem({ ...PROD, TRUST_PROXY: 'yes please;' }, 'TRUST_PROXY');
+  it.each(['yes', 'yes please;', '10.0.0.0/33', '10.0.0.0/0', '10.0.0.0/255.0.255.0', '127.1', 'loopback,', 'proxy.example.com', 'fe80::1%eth0'])(
+    'refuses %s at validation, naming TRUST_PROXY (not later, with "invalid IP address")',
+    (value) => {
+      oneProblem({ ...DEMO_DEV, TRUST_PROXY: value }, 'TRUST_PROXY');
+    },
+  );
+
+  it('accepts nothing that Express would refuse when the app sets it', () => {
+    const samples = [
+      'loopback',
+      'linklocal, uniquelocal',
+      '10.0.0.5',
+      '10.0.0.0/8',
+      '192.168.0.0/255.255.0.0',
+      '::1',
+      '2001:db8::/32',
+      '::ffff:10.0.0.1',
+      '::ffff:10.0.0.0/104',
+    ];
+    for (const value of samples) {
+      const trust = ok({ ...DEMO_DEV, TRUST_PROXY: value }).trustProxy;
+      expect(() => express().set('trust proxy', trust)).not.toThrow();
+    }
+  });
+
+  it('is required with AUTH_MODE=header, as a list of the proxies: true or a hop count would believe anyone', () => {
+    expect(oneProblem(without(PROD, 'TRUST_PROXY'), 'TRUST_PROXY')).toContain('AUTH_MODE=header');
+    expect(oneProblem({ ...PROD, TRUST_PROXY: 'false' }, 'TRUST_PROXY')).toContain('required');
+    expect(oneProblem({ ...PROD, TRUST_PROXY: 'true' }, 'TRUST_PROXY')).toContain('any client');
+    expect(oneProblem({ ...PROD, TRUST_PROXY: '1' }, 'TRUST_PROXY')).toContain('hop count');
+    expect(ok({ ...PROD, TRUST_PROXY: '10.0.0.5' }).trustProxy).toBe('10.0.0.5');
+  });
+});
+
+describe('placeholders of .env.example', () => {
+  it('stop start-up with a line naming each variable, in production and outside it', () => {
+    const filled = { POWENS_CLIENT_ID: '<client id from the Powens console>', POWENS_CLIENT_SECRET: '<client secret from the Powens console>' };
+    for (const env of [PROD, DEV]) {
+      expect(problems({ ...env, ...filled }).sort()).toEqual([
+        'POWENS_CLIENT_ID: is still the <placeholder> of .env.example: put the real value, or remove the line',
+        'POWENS_CLIENT_SECRET: is still the <placeholder> of .env.example: put the real value, or remove the line',
+      ]);
+    }
+    // A secret that would pass its own rule (32 characters and more) is still refused.
+    oneProblem({ ...PROD, SESSION_SECRET: '<at least 32 random characters, please>' }, 'SESSION_SECRET');
+  });
+
+  it('stop the demo and the storage tools too', () => {
+    const demo = loadDemoConfig({ SESSION_SECRET: '<at least 32 characters>' });
+    expect(demo.ok ? [] : demo.problems.map((p) => p.split(':')[0])).toEqual(['SESSION_SECRET']);
+    const storage = loadStorageConfig({ REDIS_URL: 'redis://127.0.0.1:6379', TOKEN_ENCRYPTION_KEYS: 'k1:<output of: openssl rand -base64 32>' });
+    expect(storage.ok ? [] : storage.problems).toEqual([
+      'TOKEN_ENCRYPTION_KEYS: is still the <placeholder> of .env.example: put the real value, or remove the line',
+    ]);
+  });
+
+  it('every placeholder .env.example shows is refused', () => {
+    const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const found = [...text.matchAll(/^#? ?([A-Z][A-Z0-9_]*)=(.*<.*>.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''] as const);
+    expect(found.length).toBeGreaterThanOrEqual(5);
+    for (const [name, value] of found) {
+      const list = problems({ ...DEV, [name]: value });
+      expect({ name, refused: list.some((p) => p.startsWith(`${name}: is still the <placeholder>`)) }).toEqual({ name, refused: true });
+    }
+  });
+
+  it('a real value with angle brackets but no words in them is kept', () => {
+    expect(ok({ ...PROD, POWENS_CLIENT_SECRET: 'a<b>c-xyz' }).powens.clientSecret).toBe('a<b>c-xyz');
+  });
+});
+
+describe('NODE_ENV and HOST', () => {
+  it('NODE_ENV is production, development or test: `prod` would silently skip every production check', () => {
+    expect(oneProblem({ ...DEV, NODE_ENV: 'prod' }, 'NODE_ENV')).toContain('production, development, test');
+    expect(ok({ ...DEV, NODE_ENV: 'test' }).production).toBe(false);
+  });
+
+  it('HOST is an IP address or a host name', () => {
+    expect(ok({ ...PROD, HOST: '::' }).host).toBe('::');
+    expect(ok({ ...PROD, HOST: 'localhost' }).host).toBe('localhost');
+    oneProblem({ ...PROD, HOST: 'local host' }, 'HOST');
   });
 });
 
@@ -481,8 +579,12 @@ describe('the other tuning variables', () => {
     expect(c.redis.startupTimeoutMs).toBe(10000);
     expect(c.sessionTtlSeconds).toBe(86400);
     expect(c.connectionsCacheTtlSeconds).toBe(60);
-    expect(c.shutdownTimeoutMs).toBe(8000);
+    expect(c.shutdownDelayMs).toBe(3000);
+    expect(c.shutdownTimeoutMs).toBe(6000);
     expect(c.keepAliveTimeoutMs).toBe(65000);
+    expect(c.headersTimeoutMs).toBe(10000);
+    expect(c.requestTimeoutMs).toBe(30000);
+    expect(c.maxConnections).toBe(10000);
     expect(c.webhookBodyLimitBytes).toBe(10 * 1024 * 1024);
     expect(c.webhookMaxAgeSeconds).toBe(300);
     expect(c.webhookMaxBodiesInFlight).toBe(8);
@@ -497,6 +599,10 @@ describe('the other tuning variables', () => {
     ['SESSION_TTL_SECONDS', '10'],
     ['CONNECTIONS_CACHE_TTL_SECONDS', '-1'],
     ['SHUTDOWN_TIMEOUT_MS', '9600'],
+    ['SHUTDOWN_DELAY_MS', 'a few'],
+    ['HEADERS_TIMEOUT_MS', '500'],
+    ['REQUEST_TIMEOUT_MS', '0'],
+    ['MAX_CONNECTIONS', '-1'],
     ['KEEP_ALIVE_TIMEOUT_MS', '10'],
     ['WEBHOOK_BODY_LIMIT_BYTES', '100'],
     ['WEBHOOK_MAX_AGE_S', '5'],
@@ -504,6 +610,15 @@ describe('the other tuning variables', () => {
     ['RATE_LIMIT_WEBHOOK_PER_IP', '-1'],
   ])('%s=%s is refused', (name, value) => {
     oneProblem({ ...PROD, [name]: value }, name);
+  });
+
+  it('SHUTDOWN_DELAY_MS plus SHUTDOWN_TIMEOUT_MS is at most 9000: the process exits within 10 s of SIGTERM', () => {
+    expect(oneProblem({ ...PROD, SHUTDOWN_TIMEOUT_MS: '8000' }, 'SHUTDOWN_DELAY_MS')).toContain('3000 + 8000');
+    expect(ok({ ...PROD, SHUTDOWN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '9000' }).shutdownDelayMs).toBe(0);
+  });
+
+  it('REQUEST_TIMEOUT_MS is at least HEADERS_TIMEOUT_MS', () => {
+    oneProblem({ ...PROD, HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '15000' }, 'REQUEST_TIMEOUT_MS');
   });
 
   it('REDIS_PREFIX is kept, and refused when it could break key names', () => {
@@ -692,8 +807,8 @@ describe('.env.example', () => {
     expect(missing).toEqual([]);
   });
 
-  it('documents no variable the configuration does not read', () => {
-    expect([...documented].filter((name) => !ENV_VARIABLES.includes(name))).toEqual([]);
+  it('documents no variable that neither the configuration nor the emulator reads', () => {
+    expect([...documented].filter((name) => !ENV_VARIABLES.includes(name) && !name.startsWith('EMULATOR_'))).toEqual([]);
   });
 
   it('puts comments on their own lines (docker-compose v1 keeps a trailing comment in the value)', () => {
@@ -714,9 +829,12 @@ describe('.env.example', () => {
     }
   });
 
-  it('ends with the demo-in-containers section', () => {
-    expect(text).toContain('# --- Demo in containers: docker compose --profile demo up --build -----------------------------');
-    expect(text.trimEnd().endsWith('# TOKEN_ENCRYPTION_KEYS=k1:<output of: openssl rand -base64 32>')).toBe(true);
+  it('ends with the demo block, whose lines hold no placeholder', () => {
+    expect(text).toContain('# --- Demo: npm run emulator + npm start, or docker compose --profile demo up ---');
+    const demo = lines.filter((l) => l.startsWith('# demo: '));
+    expect(demo.length).toBeGreaterThan(5);
+    expect(text.trimEnd().endsWith(demo.at(-1) ?? '?')).toBe(true);
+    for (const line of demo) expect(line).not.toMatch(/[<>]/);
   });
 });
 
@@ -728,10 +846,10 @@ describe('the built entry point, started as a process with a bad environment', (
     outDir = await buildService();
   }, 60_000);
 
-  function run(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function run(env: Record<string, string>, cwd: string = neutralCwd()): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolvePromise, reject) => {
       const child = spawn(process.execPath, [join(outDir, 'main.js')], {
-        cwd: ROOT,
+        cwd,
         env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -779,6 +897,40 @@ describe('the built entry point, started as a process with a bad environment', (
       expect(stderr).toContain(`  - ${name}: `);
     }
     expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('reads .env in the working directory, where variables already set win, and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bff-dotenv-'));
+    try {
+      // The file holds the whole configuration, and a LOG_LEVEL the environment overrides; the
+      // Redis at port 9 stops start-up after the configuration was read and accepted.
+      const file = Object.entries({ ...PROD, REDIS_URL: 'redis://127.0.0.1:9', REDIS_STARTUP_TIMEOUT_MS: '300', LOG_LEVEL: 'silent' });
+      writeFileSync(join(dir, '.env'), file.map(([k, v]) => `${k}=${v}`).join('\n'));
+      const { code, stdout, stderr } = await run({ LOG_LEVEL: 'info' }, dir);
+      expect(code).toBe(1);
+      expect(stderr).toContain('Redis at redis://127.0.0.1:9');
+      expect(stderr).not.toContain('Configuration is not valid');
+      // At info (the environment's level, not the file's), before Redis: the file was read.
+      expect(stdout).toContain(`read ${join(dir, '.env')}: ${file.length - 1} variables; already set in the environment, kept: LOG_LEVEL`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops on a .env copied from .env.example and left unfilled, naming each placeholder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bff-dotenv-'));
+    try {
+      writeFileSync(join(dir, '.env'), readFileSync(join(ROOT, '.env.example')));
+      const { code, stderr } = await run({}, dir);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^read .*\.env: \d+ variables$/m);
+      for (const name of ['POWENS_CLIENT_ID', 'POWENS_CLIENT_SECRET', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS']) {
+        expect(stderr).toContain(`  - ${name}: is still the <placeholder> of .env.example`);
+      }
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 with a clear line, no password and no stack trace, when Redis cannot be reached', async () => {

@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { ENV_VARIABLES, loadConfig } from '../../src/config.js';
 import { renderEnvExample, renderReadmeTable, TABLE_END, TABLE_START, withReadmeTable } from '../../src/config/docs.js';
-import { CONTAINER_DEMO_ENV, DEMO_VARIABLES, SERVICE_VARIABLES, type Variable } from '../../src/config/variables.js';
+import { DEMO_LINE_PREFIX } from '../../src/config/docs.js';
+import { CONTAINER_DEMO_ENV, EMULATOR_VARIABLES, SERVICE_VARIABLES, type Variable } from '../../src/config/variables.js';
+import { emulatorEnv, EMULATOR_DEFAULTS } from '../../emulator/index.js';
 
 /**
  * README.md's variable table and .env.example are generated from src/config/variables.ts by
@@ -16,7 +17,7 @@ import { CONTAINER_DEMO_ENV, DEMO_VARIABLES, SERVICE_VARIABLES, type Variable } 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const envExample = readFileSync(join(ROOT, '.env.example'), 'utf8');
-const ALL: [string, Variable][] = Object.entries({ ...SERVICE_VARIABLES, ...DEMO_VARIABLES });
+const ALL: [string, Variable][] = Object.entries({ ...SERVICE_VARIABLES, ...EMULATOR_VARIABLES });
 
 describe('generated documentation (run `npm run docs:env` when this fails)', () => {
   it("README.md's table is the one rendered from the declarations", () => {
@@ -38,10 +39,9 @@ describe('generated documentation (run `npm run docs:env` when this fails)', () 
     expect(rows.sort()).toEqual(ALL.map(([name]) => name).sort());
   });
 
-  it('.env.example has a line for every variable of the service and none of the demo', () => {
+  it('.env.example has a line for every variable of the service and of the emulator', () => {
     const names = new Set([...envExample.matchAll(/^(?:# )?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]));
-    expect(ENV_VARIABLES.filter((name) => !names.has(name))).toEqual([]);
-    for (const name of Object.keys(DEMO_VARIABLES)) expect(names.has(name)).toBe(false);
+    expect([...ENV_VARIABLES, ...Object.keys(EMULATOR_VARIABLES)].filter((name) => !names.has(name))).toEqual([]);
   });
 
   it('withReadmeTable refuses a README without the markers', () => {
@@ -75,20 +75,59 @@ describe('the declarations', () => {
     }
   });
 
-  it('let the container demo block of .env.example start the service as docker-compose.yml runs it', () => {
-    const fill: Record<string, string> = {
-      SESSION_SECRET: randomBytes(36).toString('base64'),
-      TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    };
+  it('let the demo block of .env.example start the service as docker-compose.yml runs it', () => {
     const env: Record<string, string> = { NODE_ENV: 'production' }; // the image's ENV, overridden by .env
-    for (const [name, value] of CONTAINER_DEMO_ENV) env[name] = value.includes('<') ? (fill[name] ?? '') : value;
+    for (const [name, value] of CONTAINER_DEMO_ENV) env[name] = value;
     // docker-compose.yml's `environment:` of the bff service.
     Object.assign(env, { REDIS_URL: 'redis://redis:6379', HOST: '0.0.0.0', PORT: '3000' });
     const result = loadConfig(env);
     if (!result.ok) throw new Error(result.problems.join('\n'));
     expect(result.config.auth.mode).toBe('demo');
-    expect(result.config.powens.apiUrl).toBe('http://emulator:4010/2.0');
+    // The emulator shares the service's network in compose: localhost is the emulator there too.
+    expect(result.config.powens.apiUrl).toBe('http://localhost:4010/2.0');
     expect(result.config.powens.redirectUri).toBe('http://localhost:3000/callback');
-    expect(result.config.generated).toEqual([]);
+    expect(result.config.generated.sort()).toEqual(['SESSION_SECRET', 'TOKEN_ENCRYPTION_KEYS']);
+  });
+
+  it('let the demo block, extracted as .env.example says, start the service as npm start does', () => {
+    const lines = envExample.split('\n').filter((l) => l.startsWith(DEMO_LINE_PREFIX));
+    expect(lines.map((l) => l.slice(DEMO_LINE_PREFIX.length))).toEqual(CONTAINER_DEMO_ENV.map(([name, value]) => `${name}=${value}`));
+    const result = loadConfig(Object.fromEntries(CONTAINER_DEMO_ENV));
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(result.config.redis.url).toBe('redis://127.0.0.1:6379');
+  });
+
+  it("let the demo block agree with the emulator's defaults: its client, secret, domain, URLs and callback", () => {
+    const demo = Object.fromEntries(CONTAINER_DEMO_ENV);
+    const result = loadConfig(demo);
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const { options, problems } = emulatorEnv({});
+    expect(problems).toEqual([]);
+    expect(options.clients).toEqual([
+      { clientId: demo['POWENS_CLIENT_ID'], clientSecret: demo['POWENS_CLIENT_SECRET'], redirectUris: [result.config.powens.redirectUri] },
+    ]);
+    expect(result.config.powens.domain).toBe(options.domain);
+    expect(result.config.powens.apiUrl).toBe(`${options.publicUrl}/2.0`);
+    expect(result.config.powens.webviewUrl).toBe(options.publicUrl);
+  });
+
+  it('declare the variables the emulator reads, with its defaults (emulator/env.ts cannot import them)', () => {
+    expect(Object.keys(EMULATOR_DEFAULTS).sort()).toEqual(Object.keys(EMULATOR_VARIABLES).sort());
+    for (const [name, v] of Object.entries(EMULATOR_VARIABLES)) {
+      expect({ name, default: v.default ?? '' }).toEqual({ name, default: EMULATOR_DEFAULTS[name as keyof typeof EMULATOR_DEFAULTS] });
+    }
+  });
+});
+
+describe("the emulator's settings (npm run emulator)", () => {
+  it('names each bad variable, all at once', () => {
+    const { problems } = emulatorEnv({ EMULATOR_PORT: 'x', EMULATOR_PUBLIC_URL: 'ftp://a', EMULATOR_REDIRECT_URIS: 'nope', EMULATOR_CONTROL_PORT: '99999' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['EMULATOR_CONTROL_PORT', 'EMULATOR_PORT', 'EMULATOR_PUBLIC_URL', 'EMULATOR_REDIRECT_URIS']);
+  });
+
+  it('take the values given, blank counting as unset, the public URL following the port', () => {
+    const { options } = emulatorEnv({ EMULATOR_PORT: '4100', EMULATOR_CLIENT_ID: ' ', EMULATOR_CONTROL_PORT: '4101', EMULATOR_DOMAIN: 'Acme.biapi.pro' });
+    expect(options).toMatchObject({ port: 4100, publicUrl: 'http://localhost:4100', controlPort: 4101, controlHost: '127.0.0.1', domain: 'acme.biapi.pro' });
+    expect(options.clients?.[0]?.clientId).toBe('demo-client');
   });
 });

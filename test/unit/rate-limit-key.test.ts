@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { clientKey, ipv6Prefix64 } from '../../src/limits/rate-limit.js';
+import { clientKey, INVALID_ADDRESS_KEY, ipv6Prefix64 } from '../../src/limits/rate-limit.js';
 
 const req = (ip: string | undefined, remoteAddress = '127.0.0.1'): Pick<Request, 'ip' | 'socket'> =>
   ({ ip, socket: { remoteAddress } }) as unknown as Pick<Request, 'ip' | 'socket'>;
@@ -28,4 +28,10 @@ test('the /64 of compressed forms is expanded correctly', () => {
 
 test('without req.ip the socket address is used', () => {
   expect(clientKey(req(undefined, '192.0.2.9'))).toBe('192.0.2.9');
+});
+
+test('anything that is not a valid IP address shares one fixed bucket: no client string becomes a key', () => {
+  const junk = ['unknown', '1.2.3.4:80', '127.1', 'x'.repeat(8035), '', '::ffff:999.1.1.1', '1.2.3.4, 5.6.7.8', 'redis:key\r\nDEL *'];
+  expect(new Set(junk.map((ip) => clientKey(req(ip))))).toEqual(new Set([INVALID_ADDRESS_KEY]));
+  expect(clientKey({ ip: undefined, socket: {} } as unknown as Pick<Request, 'ip' | 'socket'>)).toBe(INVALID_ADDRESS_KEY);
 });
