@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { completeWebview } from '../../emulator/index.js';
 import { Browser } from '../helpers/browser.js';
-import { buildDemo, coverageEnv, neutralCwd, ROOT } from '../helpers/build.js';
+import { BUILD_WAIT_MS, buildDemo, coverageEnv, neutralCwd, ROOT } from '../helpers/build.js';
 import { freePort } from '../helpers/redis-server.js';
 import { waitFor, withinDeadline } from '../helpers/wait.js';
 
@@ -10,7 +10,7 @@ import { waitFor, withinDeadline } from '../helpers/wait.js';
 let outDir: string;
 beforeAll(async () => {
   outDir = await buildDemo();
-}, 60_000);
+}, BUILD_WAIT_MS);
 
 interface Demo {
   proc: ChildProcess;

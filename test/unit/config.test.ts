@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
-import { buildService, coverageEnv, neutralCwd } from '../helpers/build.js';
+import { BUILD_WAIT_MS, buildService, coverageEnv, neutralCwd } from '../helpers/build.js';
 import {
   ENV_VARIABLES,
   formatProblems,
@@ -844,7 +844,7 @@ describe('the built entry point, started as a process with a bad environment', (
   beforeAll(async () => {
     // Compiled as `npm run build` does, into a folder shared by the test files that need it.
     outDir = await buildService();
-  }, 60_000);
+  }, BUILD_WAIT_MS);
 
   function run(env: Record<string, string>, cwd: string = neutralCwd()): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolvePromise, reject) => {
