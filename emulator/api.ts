@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { CONNECTORS } from './connectors.js';
 import type { EmulatorEndpoint, KnobPlan } from './knobs.js';
-import { TEMPORARY_CODE_TTL_SECONDS, type TemporaryCodeType } from './store.js';
+import { TEMPORARY_CODE_TTL_SECONDS, TEMPORARY_USER_TTL_SECONDS, type TemporaryCodeType } from './store.js';
 import { type EmulatorClient, type EmulatorContext, findClient } from './types.js';
 import { isRecord, randomToken, safeEqual } from './util.js';
 
@@ -171,6 +171,13 @@ export function createApiRouter(ctx: EmulatorContext): Router {
     return { userId, token };
   }
 
+  /**
+   * The code of a webview opened without one (an authorization code, bound to the client and its
+   * redirect_uri), or a temporary code of GET /auth/token/code ("Exchange a temporary code for a
+   * permanent user access token", docs.powens.com "Authentication"): a single-access code is
+   * used up, a request-access one stays valid until it expires. Either way a new permanent token
+   * (which also makes a temporary user permanent).
+   */
   router.post('/auth/token/access', knobbed('token.access'), (req, res) => {
     const client = authenticateClient(req, res, ['code']);
     if (client === undefined) return;
@@ -181,25 +188,47 @@ export function createApiRouter(ctx: EmulatorContext): Router {
     }
     const code = param(req, 'code') ?? '';
     const record = ctx.store.peekAuthorizationCode(code);
-    if (record === undefined || record.clientId !== client.clientId) {
-      sendPowensError(res, 400, 'invalidValue', 'Invalid, expired or already used code');
-      return;
+    let userId: number;
+    if (record !== undefined && record.clientId === client.clientId) {
+      const redirectUri = param(req, 'redirect_uri');
+      if (redirectUri !== undefined && redirectUri !== record.redirectUri) {
+        sendPowensError(res, 400, 'invalidValue', 'redirect_uri does not match the one the code was issued for');
+        return;
+      }
+      ctx.store.consumeAuthorizationCode(code);
+      userId = record.userId;
+    } else {
+      const temporary = record === undefined ? ctx.store.checkTemporaryCode(code) : undefined;
+      if (temporary?.ok !== true) {
+        sendPowensError(res, 400, 'invalidValue', 'Invalid, expired or already used code');
+        return;
+      }
+      ctx.store.consumeTemporaryCode(code);
+      userId = temporary.userId;
     }
-    const redirectUri = param(req, 'redirect_uri');
-    if (redirectUri !== undefined && redirectUri !== record.redirectUri) {
-      sendPowensError(res, 400, 'invalidValue', 'redirect_uri does not match the one the code was issued for');
-      return;
-    }
-    ctx.store.consumeAuthorizationCode(code);
-    const token = ctx.store.createToken(record.userId);
+    const token = ctx.store.createToken(userId);
+    // Both names: the reference says access_token, the quick start auth_token (docs/POWENS-API.md).
     res.status(200).json({ auth_token: token, access_token: token, token_type: 'Bearer', type: 'permanent' });
   });
 
+  /**
+   * A new user and its token (docs.powens.com, "Authentication": AuthTokenInitRequest, AuthToken).
+   * With both client_id and client_secret the token is permanent; with neither, the token and the
+   * user are temporary (30 minutes). Only one of them is refused, as are wrong ones.
+   */
   router.post('/auth/init', knobbed('auth.init'), (req, res) => {
-    if (authenticateClient(req, res, []) === undefined) return;
-    const user = ctx.store.createUser();
-    const token = ctx.store.createToken(user.id);
-    res.status(200).json({ auth_token: token, type: 'permanent', id_user: user.id });
+    const id = param(req, 'client_id');
+    const secret = param(req, 'client_secret');
+    const temporary = (id === undefined || id === '') && (secret === undefined || secret === '');
+    if (!temporary && authenticateClient(req, res, []) === undefined) return;
+    const user = ctx.store.createUser({ temporary });
+    const token = ctx.store.createToken(user.id, { temporary });
+    res.status(200).json({
+      auth_token: token,
+      type: temporary ? 'temporary' : 'permanent',
+      id_user: user.id,
+      expires_in: temporary ? TEMPORARY_USER_TTL_SECONDS : null,
+    });
   });
 
   router.get('/auth/token/code', knobbed('token.code'), (req, res) => {

@@ -4,12 +4,16 @@ import { DEFAULT_TIME_ZONE, powensDate, randomToken } from './util.js';
 export type TemporaryCodeType = 'singleAccess' | 'requestAccess';
 
 export const TEMPORARY_CODE_TTL_SECONDS = 30 * 60;
+/** A temporary token of POST /auth/init, and its user unless a permanent token is made meanwhile (docs.powens.com, "Authentication"). */
+export const TEMPORARY_USER_TTL_SECONDS = 30 * 60;
 export const AUTHORIZATION_CODE_TTL_SECONDS = 10 * 60;
 const WEBVIEW_SESSION_TTL_MS = 30 * 60 * 1000;
 
 export interface UserRecord {
   id: number;
   signin: string;
+  /** A temporary user (POST /auth/init without the client's credentials) is deleted then, unless made permanent. */
+  temporaryUntil?: number;
 }
 
 export interface ConnectionRecord {
@@ -67,6 +71,8 @@ export interface ConnectionFieldPatch {
 
 interface TokenRecord {
   userId: number;
+  /** Temporary tokens expire; permanent ones have none. */
+  expiresAt?: number;
 }
 
 interface TemporaryCodeRecord {
@@ -180,15 +186,23 @@ export class EmulatorStore {
 
   // ---- users and tokens ----
 
-  createUser(): UserRecord {
+  createUser(opts: { temporary?: boolean } = {}): UserRecord {
     const user: UserRecord = { id: this.nextUserId++, signin: this.date(this.now()) };
+    if (opts.temporary === true) user.temporaryUntil = this.nowMs() + TEMPORARY_USER_TTL_SECONDS * 1000;
     this.usersById.set(user.id, user);
     this.connectionIdsByUser.set(user.id, new Set());
     return user;
   }
 
   user(id: number): UserRecord | undefined {
+    this.expireIfTemporary(id);
     return this.usersById.get(id);
+  }
+
+  /** A temporary user past its 30 minutes is gone, as Powens deletes it. */
+  private expireIfTemporary(id: number): void {
+    const user = this.usersById.get(id);
+    if (user?.temporaryUntil !== undefined && user.temporaryUntil <= this.nowMs()) this.deleteUser(id);
   }
 
   deleteUser(id: number): boolean {
@@ -202,15 +216,23 @@ export class EmulatorStore {
     return true;
   }
 
-  createToken(userId: number): string {
+  /** A token of the user; a permanent one makes a temporary user permanent. */
+  createToken(userId: number, opts: { temporary?: boolean } = {}): string {
     const token = randomToken(32);
-    this.tokens.set(token, { userId });
+    if (opts.temporary === true) this.tokens.set(token, { userId, expiresAt: this.nowMs() + TEMPORARY_USER_TTL_SECONDS * 1000 });
+    else {
+      this.tokens.set(token, { userId });
+      const user = this.usersById.get(userId);
+      if (user !== undefined) delete user.temporaryUntil;
+    }
     return token;
   }
 
   userIdByToken(token: string): number | undefined {
     const record = this.tokens.get(token);
-    if (record === undefined || !this.usersById.has(record.userId)) return undefined;
+    if (record === undefined) return undefined;
+    this.expireIfTemporary(record.userId);
+    if (!this.usersById.has(record.userId) || (record.expiresAt !== undefined && record.expiresAt <= this.nowMs())) return undefined;
     return record.userId;
   }
 
@@ -411,6 +433,7 @@ export class EmulatorStore {
   }
 
   snapshot(): EmulatorSnapshot {
+    for (const id of [...this.usersById.keys()]) this.expireIfTemporary(id);
     const users = [...this.usersById.values()].sort((a, b) => a.id - b.id);
     return {
       users: users.map((u) => ({
@@ -430,6 +453,7 @@ export class EmulatorStore {
   }
 
   userViews(): EmulatorUserView[] {
+    for (const id of [...this.usersById.keys()]) this.expireIfTemporary(id);
     return [...this.usersById.keys()]
       .sort((a, b) => a - b)
       .map((id) => this.userView(id))
@@ -444,5 +468,7 @@ export class EmulatorStore {
     for (const [k, r] of this.temporaryCodes) if (r.expiresAt <= now) this.temporaryCodes.delete(k);
     for (const [k, r] of this.authorizationCodes) if (r.expiresAt <= now) this.authorizationCodes.delete(k);
     for (const [k, r] of this.webviewSessions) if (r.expiresAt <= now) this.webviewSessions.delete(k);
+    for (const [k, r] of this.tokens) if (r.expiresAt !== undefined && r.expiresAt <= now) this.tokens.delete(k);
+    for (const id of [...this.usersById.keys()]) this.expireIfTemporary(id);
   }
 }

@@ -150,18 +150,14 @@ function validate(ctx: EmulatorContext, flow: Flow, lang: string, params: Params
 
 // ---------------------------------------------------------------- rendering
 
-function securityHeaders(res: Response, redirectUri: string | undefined): void {
-  let formAction = "'self'";
-  if (redirectUri !== undefined) {
-    try {
-      formAction += ` ${new URL(redirectUri).origin}`;
-    } catch {
-      // validated before; nothing to add
-    }
-  }
+function securityHeaders(res: Response): void {
+  // No form-action: Chromium checks it on every redirect that follows a form submission, so the
+  // service's 303 from /callback on to the app's own origin would be blocked. Powens' webview
+  // navigates to the redirect_uri itself and sets no such rule, and the emulator must not block
+  // a hop that production allows.
   res.setHeader(
     'Content-Security-Policy',
-    `default-src 'none'; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
   );
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('Cache-Control', 'no-store');
@@ -197,7 +193,7 @@ ${body}
 /** An error page; `message` is already in the page's language. */
 function errorPage(ctx: EmulatorContext, res: Response, lang: string, status: number, message: string): void {
   const ui = pageLang(lang);
-  securityHeaders(res, undefined);
+  securityHeaders(res);
   res
     .status(status)
     .type('html')
@@ -469,13 +465,13 @@ function returnTo(ctx: EmulatorContext, res: Response, f: FlowContext, values: R
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(values)) if (v !== undefined) query.append(k, v);
   if (f.state !== undefined) query.append('state', f.state);
-  securityHeaders(res, f.redirectUri);
+  securityHeaders(res);
   res.status(303).setHeader('Location', appendQuery(headerSafe(f.redirectUri), query));
   res.end();
 }
 
 function sendPage(res: Response, f: FlowContext, status: number, html: string): void {
-  securityHeaders(res, f.redirectUri);
+  securityHeaders(res);
   res.status(status).type('html').send(html);
 }
 

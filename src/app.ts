@@ -20,7 +20,7 @@ import type { PowensClient } from './powens/client.js';
 import { ConnectorsCatalogue } from './powens/connectors.js';
 import { FlowStore } from './storage/flows.js';
 import { createKeys } from './storage/keys.js';
-import type { RedisClient } from './storage/redis.js';
+import { ReplicaWaiter, type RedisClient } from './storage/redis.js';
 import { createSessionMiddleware, sessionCookieName } from './storage/session.js';
 import { TokenStore } from './storage/tokens.js';
 import { webRoutes } from './web/demo.js';
@@ -60,7 +60,13 @@ export function createApp(deps: AppDeps): BuiltApp {
   // Every storage failure at the Redis boundary is counted (redis_errors_total{kind="command"}).
   const onStoreError = metrics.observeStoreError;
 
-  const tokens = new TokenStore(redis, keys, config.tokenKeys, onStoreError);
+  // A stored token waits for the replicas (REDIS_MIN_REPLICAS) at most half a command timeout.
+  const replicas = new ReplicaWaiter(redis, {
+    minReplicas: config.redis.minReplicas,
+    waitMs: Math.max(10, Math.floor(config.redis.commandTimeoutMs / 2)),
+    onStoreError,
+  });
+  const tokens = new TokenStore(redis, keys, config.tokenKeys, { onStoreError, replicas });
   const flows = new FlowStore(redis, keys, now, onStoreError);
   const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError });
   const connections = new Connections({
@@ -70,6 +76,9 @@ export function createApp(deps: AppDeps): BuiltApp {
     logger,
     now,
     views: { timeZone: config.powens.timeZone, consentWarningDays: config.consentWarningDays },
+    metrics,
+    linkMode: config.linkMode,
+    cleanupBudgetMs: config.powens.timeoutMs,
   });
   const connectors = new ConnectorsCatalogue({
     redis,

@@ -15,6 +15,9 @@ export class Metrics {
   readonly webhookQueueDepth: Gauge;
   readonly webhookBodiesInFlight: Gauge;
   readonly rateLimitRejections: Counter<'limiter'>;
+  readonly powensUsersCreated: Counter<'reason'>;
+  readonly powensUsersDeleted: Counter<'reason' | 'outcome'>;
+  readonly tokensDropped: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -70,6 +73,24 @@ export class Metrics {
       name: 'rate_limit_rejections_total',
       help: 'Requests refused by a rate limit (429), by limiter: ip, user, webhook_ip',
       labelNames: ['limiter'],
+      registers: [this.registry],
+    });
+    this.powensUsersCreated = new Counter({
+      name: 'powens_users_created_total',
+      help: 'Powens users the service came to hold a token of: reason="exchange" (a callback code exchanged) or "init" (POST /auth/init)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.powensUsersDeleted = new Counter({
+      name: 'powens_users_deleted_total',
+      help: 'Attempts to delete a Powens user, by reason (refused_callback, link_race, store_failed, unconfirmed_write, unlink, init_race) and outcome (ok, failed)',
+      labelNames: ['reason', 'outcome'],
+      registers: [this.registry],
+    });
+    this.tokensDropped = new Counter({
+      name: 'powens_tokens_dropped_total',
+      help: 'Stored Powens tokens dropped, by reason (refused_by_powens, user_deleted_webhook, unlink)',
+      labelNames: ['reason'],
       registers: [this.registry],
     });
   }

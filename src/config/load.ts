@@ -53,6 +53,7 @@ function redisConfig(e: Pick<Parsed, Extract<ServiceName, `REDIS_${string}`>>): 
     cluster: e.REDIS_CLUSTER,
     commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     startupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
+    minReplicas: e.REDIS_MIN_REPLICAS,
   };
 }
 
@@ -110,6 +111,7 @@ function toConfig(e: Parsed): Config {
       timeZone: e.POWENS_TIMEZONE,
     },
     redis: redisConfig(e),
+    linkMode: e.POWENS_LINK_MODE,
     sessionSecrets,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     tokenKeys,
@@ -159,6 +161,7 @@ const STORAGE_NAMES = [
   'REDIS_CLUSTER',
   'REDIS_COMMAND_TIMEOUT_MS',
   'REDIS_STARTUP_TIMEOUT_MS',
+  'REDIS_MIN_REPLICAS',
   'TOKEN_ENCRYPTION_KEYS',
 ] as const satisfies readonly ServiceName[];
 

@@ -40,6 +40,8 @@ export interface RedisConfig {
   cluster: boolean;
   commandTimeoutMs: number;
   startupTimeoutMs: number;
+  /** Replicas that must acknowledge a stored token (REDIS_MIN_REPLICAS). */
+  minReplicas: 'auto' | number;
 }
 
 export interface Config {
@@ -64,6 +66,8 @@ export interface Config {
     timeZone: string;
   };
   redis: RedisConfig;
+  /** How a first connection creates its Powens user (POWENS_LINK_MODE). */
+  linkMode: 'exchange' | 'init';
   sessionSecrets: string[];
   sessionTtlSeconds: number;
   tokenKeys: TokenKey[];

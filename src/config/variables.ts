@@ -54,6 +54,16 @@ export interface Variable<S extends Type = Type, Out = unknown> extends Variable
   field: z.ZodType<Out, string | undefined>;
 }
 
+/** `auto` or a number of replicas from 0 to 5. */
+function minReplicas() {
+  return z.string().transform((v, ctx): 'auto' | number => {
+    if (v.toLowerCase() === 'auto') return 'auto';
+    if (/^[0-5]$/.test(v)) return Number(v);
+    ctx.addIssue({ code: 'custom', message: 'must be auto or a whole number from 0 to 5' });
+    return z.NEVER;
+  });
+}
+
 /**
  * An empty or blank value counts as unset; values are trimmed; a `<placeholder>` of
  * .env.example left as it was is a problem of its own, in every mode and profile.
@@ -208,6 +218,13 @@ export const SERVICE_VARIABLES = {
     default: '3600',
     description: "How long the domain's connector list (`GET /connectors`) is cached in Redis, shared by every instance, in seconds; `0` turns the cache off.",
   }),
+  POWENS_LINK_MODE: variable({
+    section: 'Powens',
+    type: t.oneOf(['exchange', 'init'] as const),
+    default: 'exchange',
+    description:
+      "How a user's first connection creates their Powens user: `exchange` (the webview creates it; the callback's `code` is exchanged, so nobody who abandons the webview gets one) or `init` (Powens' current guide: `POST /auth/init` at the first `/connect`, its token stored before the webview opens with a temporary code). README: choosing a link mode.",
+  }),
   CONNECTIONS_CACHE_TTL_SECONDS: variable({
     section: 'Powens',
     type: t.int(0, 86400),
@@ -264,6 +281,13 @@ export const SERVICE_VARIABLES = {
     type: t.int(50, 60000),
     default: '1000',
     description: 'A Redis command that takes longer than this fails (503) instead of hanging, in milliseconds.',
+  }),
+  REDIS_MIN_REPLICAS: variable({
+    section: 'Redis',
+    type: minReplicas(),
+    default: 'auto',
+    description:
+      'Replicas that must acknowledge a stored token (`WAIT`, at most half of `REDIS_COMMAND_TIMEOUT_MS`) before the user is told the bank is linked. `auto`: one once the master has been seen with a replica (`INFO replication`; Cluster: a replica of any master), kept for the life of the process; none before. `0` never waits. A write not acknowledged in time is undone and the link fails (503).',
   }),
   REDIS_STARTUP_TIMEOUT_MS: variable({
     section: 'Redis',

@@ -46,6 +46,16 @@ interface CallbackQuery {
   problem: AppError | undefined;
 }
 
+/**
+ * Every `code` of the query, however malformed the rest: a webview opened without a code created
+ * a Powens user, and its code is the only handle on it (Connections.discardCodes).
+ */
+function codesOf(q: unknown): string[] {
+  const raw: unknown = typeof q === 'object' && q !== null ? (q as Record<string, unknown>)['code'] : undefined;
+  const values = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  return values.filter((v): v is string => typeof v === 'string' && v !== '' && v.length <= 4096);
+}
+
 function readQuery(q: unknown): CallbackQuery {
   let problem: AppError | undefined;
   const read = (name: string, maxLength: number): string | undefined => {
@@ -73,11 +83,25 @@ function readQuery(q: unknown): CallbackQuery {
  * GET /callback ends every flow. The flow the state names is consumed first (single use,
  * success or not); then, in order: the query, the session cookie, the state, the user, the
  * webview's own error, and for a first connection the code exchange. The flow's outcome is
- * counted once, by kind and result.
+ * counted once, by kind and result. A code the callback does not hand to a first connection
+ * (refused callback, or a flow that needs none) is still exchanged and its new Powens user
+ * deleted, unless an app user is linked to it.
  */
 export function finishFlow(deps: CallbackDeps): RequestHandler {
   return async (req, res) => {
     let kind: PendingFlow['kind'] | 'unknown' = 'unknown';
+    let codeUsed = false;
+    // App users this callback names: an exchanged code of theirs is revoked, never deleted.
+    let flowUser: string | undefined;
+    let signedIn: string | null = null;
+    const discard = async (): Promise<void> => {
+      const codes = codeUsed ? [] : codesOf(req.query);
+      codeUsed = true;
+      if (codes.length === 0) return;
+      // Refused before the user was read (no cookie, no state): read now, for the check only.
+      signedIn ??= await deps.auth.userId(req).catch(() => null);
+      await deps.connections.discardCodes(codes, [flowUser, signedIn]);
+    };
     try {
       const query = readQuery(req.query);
       const cookieSent = hasCookie(req, deps.sessionCookie);
@@ -88,7 +112,10 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
         flow === null
           ? { retryPath: '/connect', retryAction: 'add' }
           : { retryPath: startPath(flow.kind, flow.returnTo, flow.connectionId), retryAction: flow.kind, backTo: flow.returnTo };
-      if (flow !== null) kind = flow.kind;
+      if (flow !== null) {
+        kind = flow.kind;
+        flowUser = flow.userId;
+      }
 
       if (query.problem !== undefined) throw query.problem;
       if (!cookieSent) throw cookieMissing(deps.config, req);
@@ -103,14 +130,17 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
         throw new AppError('STATE_INVALID');
       }
       const userId = await deps.auth.userId(req);
+      signedIn = userId;
       if (userId === null) throw new AppError('USER_REQUIRED');
       if (!safeEqual(userId, flow.userId)) throw new AppError('FLOW_USER_MISMATCH');
       if (query.error !== undefined) throw webviewError(query.error, query.errorDescription);
 
       if (flow.kind === 'connect' && !flow.withCode) {
         if (query.code === undefined || query.code === '') throw new AppError('CODE_MISSING');
+        codeUsed = true;
         await deps.connections.linkWithCode(userId, query.code);
       }
+      await discard();
       await deps.connections.changed(userId);
       // A reconnect returns only `state` at Powens: the connection is the one the flow was started for.
       const connectionId =
@@ -125,6 +155,7 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
       deps.metrics.flowOutcomes.inc({ flow: flow.kind, result: 'ok' });
     } catch (err: unknown) {
       deps.metrics.flowOutcomes.inc({ flow: kind, result: err instanceof AppError ? err.code : 'INTERNAL' });
+      await discard();
       throw err;
     }
   };
@@ -151,6 +182,37 @@ function sendFinished(config: Config, req: Request, res: Response, finished: Fin
       links: [{ href: finished.back, label: t(lang, 'page.back'), action: 'back' }],
     }),
   );
+}
+
+/**
+ * A guard of /callback (a rate limit, the session) that refuses the request before the handler
+ * runs, because Redis cannot be reached (a 503): the codes the callback carries are cleaned up
+ * all the same, or the webview's new Powens user would stay behind. A 429 is the bound on that
+ * work and leaves them.
+ */
+export function callbackGuard(deps: Pick<CallbackDeps, 'auth' | 'connections'>, guard: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    let passed = false;
+    const after = (err?: unknown): void => {
+      if (passed) return;
+      passed = true;
+      const codes = err instanceof AppError && err.status !== 429 ? codesOf(req.query) : [];
+      if (codes.length === 0) {
+        next(err);
+        return;
+      }
+      void deps.auth
+        .userId(req)
+        .catch(() => null)
+        .then((signedIn) => deps.connections.discardCodes(codes, [signedIn]))
+        .finally(() => next(err));
+    };
+    try {
+      void Promise.resolve(guard(req, res, after)).catch(after);
+    } catch (err: unknown) {
+      after(err);
+    }
+  };
 }
 
 function cookieMissing(config: Config, req: Request): AppError {

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 import type { RouteSpec } from '../http/routes.js';
-import { finishFlow, type CallbackDeps } from './callback.js';
+import { callbackGuard, finishFlow, type CallbackDeps } from './callback.js';
 import { startFlow, type StartDeps } from './start.js';
 
 export interface FlowRouteDeps extends StartDeps, CallbackDeps {
@@ -34,6 +34,7 @@ export function flowRoutes(deps: FlowRouteDeps): RouteSpec[] {
   return [
     ...paths.map((path): RouteSpec => ({ method: 'head', path, format: 'page', handler: headRefused })),
     ...starts,
-    { method: 'get', path: '/callback', format: 'page', use: guards, handler: finishFlow(deps) },
+    // A callback refused by a guard (Redis unreachable) still cleans up the codes it carries.
+    { method: 'get', path: '/callback', format: 'page', use: guards.map((g) => callbackGuard(deps, g)), handler: finishFlow(deps) },
   ];
 }

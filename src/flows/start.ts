@@ -38,7 +38,8 @@ export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
     };
     if (badId) throw new AppError('CONNECTION_NOT_FOUND');
 
-    const minted = await deps.connections.webviewCode(userId, connectionId);
+    // A first /connect in POWENS_LINK_MODE=init creates the Powens user here (POST /auth/init).
+    const minted = await deps.connections.webviewCode(userId, connectionId, kind === 'connect');
     const code = minted?.code ?? null;
     if (code === null && kind !== 'connect') throw new AppError('NOT_LINKED', { retryPath: startPath('connect', returnTo, null) });
     // Only now, once the flow will start: a refused request must not leave a session behind.

@@ -8,6 +8,7 @@ import {
   connection as connectionSchema,
   connectionsAnswer,
   connectorsAnswer,
+  initAnswer,
   listedConnector,
   temporaryCodeAnswer,
   tokenAnswer,
@@ -19,6 +20,7 @@ import {
 /** Names for metrics and logs; never a URL (URLs may carry ids or codes). */
 export type PowensEndpoint =
   | 'token.access'
+  | 'auth.init'
   | 'token.code'
   | 'token.delete'
   | 'users.me'
@@ -107,6 +109,18 @@ export class PowensClient {
     });
     // Both field names exist in Powens' sources; the schema guarantees one of them.
     return body.auth_token ?? body.access_token ?? '';
+  }
+
+  /**
+   * POST /auth/init with the client's id and secret: a new Powens user and its permanent token
+   * (docs.powens.com, "Authentication"; the current "Add a first user and connection" guide).
+   * Never retried: a repeat would create a second user.
+   */
+  async initUser(): Promise<{ token: string; powensUserId: number; type: string }> {
+    const body = await this.call('auth.init', 'POST', 'auth/init', initAnswer, {
+      json: { client_id: this.cfg.clientId, client_secret: this.cfg.clientSecret },
+    });
+    return { token: body.auth_token, powensUserId: body.id_user, type: body.type };
   }
 
   /** GET /auth/token/code: a temporary code to open the webview for an existing user. */
@@ -231,9 +245,11 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
       powensRequestId: requestId(b.request_id),
     };
     const cause = sanitizedCause(err);
-    // The token exchange authenticates the client application, not a user: a 401 there means a
-    // wrong client id or secret (an operator problem), never a user token gone stale.
-    if ((status === 401 || status === 403) && endpoint !== 'token.access') return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
+    // The token exchange and /auth/init authenticate the client application, not a user: a 401
+    // there means a wrong client id or secret (an operator problem), never a user token gone stale.
+    if ((status === 401 || status === 403) && endpoint !== 'token.access' && endpoint !== 'auth.init') {
+      return new AppError('POWENS_TOKEN_INVALID', { cause, logDetail });
+    }
     if (status === 404 && endpoint.startsWith('connections.')) return new AppError('CONNECTION_NOT_FOUND', { cause, logDetail });
     // The Powens user the token names is gone (deleted in the console, or by an earlier unlink
     // whose answer was lost): the token is as good as revoked.

@@ -16,6 +16,20 @@ export const tokenAnswer = z
     message: 'neither auth_token nor access_token',
   });
 
+/**
+ * POST /auth/init (docs.powens.com, "Authentication": AuthToken): `auth_token`, `type`
+ * (`permanent` when client_id and client_secret are sent, else `temporary`), `id_user`,
+ * `expires_in` (integer or null). The official SDK's spec requires the first three.
+ */
+export const initAnswer = z
+  .object({
+    auth_token: z.string().min(1),
+    type: z.string(),
+    id_user: z.number().int(),
+    expires_in: z.number().nullable().optional(),
+  })
+  .loose();
+
 export const temporaryCodeAnswer = z
   .object({
     code: z.string().min(1),

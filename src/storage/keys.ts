@@ -7,6 +7,11 @@ export interface Keys {
   token(userId: string): string;
   tokenPattern: string;
   userIdFromTokenKey(key: string): string | undefined;
+  /**
+   * The fate of one write of a user's token (`stored`, `refused` or `cancelled`), in the token
+   * key's Cluster slot: one script reads and writes both (storage/tokens.ts).
+   */
+  tokenWrite(userId: string, writeId: string): string;
   powensUser(powensUserId: number): string;
   /** Pending flows of one session share a hash tag, so they live on one Cluster slot. */
   flow(sessionHash: string, stateHash: string): string;
@@ -26,6 +31,11 @@ export interface Keys {
 export function createKeys(prefix: string): Keys {
   const enc = encodeURIComponent;
   const tokenHead = `${prefix}token:`;
+  // The token key's name cannot change (deployments hold tokens under it) and has no hash tag
+  // of its own: Redis Cluster hashes it whole, or hashes the prefix's tag. A key written with it
+  // in one script carries the same tag: the prefix's, else the whole token key as its tag. (A
+  // prefix with a `}` and no tag cannot be expressed so: Cluster then refuses that script.)
+  const prefixTagged = hasHashTag(prefix);
   return {
     sessionPrefix: `${prefix}sess:`,
     token: (userId) => `${tokenHead}${enc(userId)}`,
@@ -38,6 +48,8 @@ export function createKeys(prefix: string): Keys {
         return undefined;
       }
     },
+    tokenWrite: (userId, writeId) =>
+      prefixTagged ? `${prefix}token-write:${enc(userId)}:${writeId}` : `${prefix}token-write:{${tokenHead}${enc(userId)}}:${writeId}`,
     powensUser: (id) => `${prefix}powens-user:${id}`,
     flow: (s, h) => `${prefix}flow:{${s}}:${h}`,
     flowIndex: (s) => `${prefix}flows:{${s}}`,
@@ -49,4 +61,10 @@ export function createKeys(prefix: string): Keys {
     rateLimitPrefix: `${prefix}rl`,
     connectors: (domain) => `${prefix}connectors:${enc(domain)}`,
   };
+}
+
+/** Whether Redis Cluster hashes only part of `key`: a `{` followed, later, by a `}` with something between. */
+export function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{');
+  return open !== -1 && key.indexOf('}', open + 1) > open + 1;
 }

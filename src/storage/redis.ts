@@ -195,3 +195,133 @@ const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return re
 export async function deleteIfEqual(redis: RedisClient, key: string, expected: string, observe?: StoreErrorObserver): Promise<boolean> {
   return (await guard(redis.eval(DELETE_IF_EQUAL, 1, key, expected), observe)) === 1;
 }
+
+/** How many replicas must acknowledge a write before it counts as durable (REDIS_MIN_REPLICAS). */
+export type MinReplicas = 'auto' | number;
+
+/** Where writes went: the connection a WAIT must be sent on to cover them, and its life number. */
+export interface WriteMark {
+  readonly node: Redis | undefined;
+  readonly epoch: number;
+}
+
+/** Milliseconds between two looks for replicas while none has been seen (auto). */
+const REPLICA_CHECK_INTERVAL_MS = 10_000;
+
+/**
+ * Durability of the writes that matter (a user's token): on a replicated Redis (Sentinel, a
+ * standalone master with replicas, Cluster with replicas), a write acknowledged by the master
+ * alone is lost when the master fails before replicating it, and a failover promotes a replica
+ * that never had it. After such a write the caller asks `acknowledged`: WAIT (bounded by
+ * `waitMs`, below the command timeout) for the replicas to have everything this connection wrote.
+ * Replication is one ordered stream, so a replica that acknowledged the offset after the write
+ * has the write and everything before it.
+ *
+ * WAIT counts the writes of the connection it is sent on. A connection that closed between the
+ * write and the WAIT (a failover: ioredis moves to the new master) makes a later WAIT meaningless
+ * (a fresh connection has written nothing, so WAIT answers at once): every connection carries a
+ * life number bumped on 'close', and a write whose connection changed is reported unacknowledged.
+ * Redis Cluster: WAIT names no key, so ioredis would send it to any node; it goes to the master
+ * that owns the key's slot, over the very connection the write used (ioredis keeps one per node).
+ *
+ * How many replicas: a number, or `auto`: one once any master has been seen with a replica
+ * (`INFO replication` `connected_slaves`; Cluster: any replica in the topology), and from then on
+ * for the life of the process. Sticky on purpose: during a failover the old master loses its
+ * replica for a moment, exactly when its unreplicated writes are about to be lost.
+ */
+export class ReplicaWaiter {
+  private seen = false;
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  private checking: Promise<void> | undefined;
+  private readonly lives = new WeakMap<Redis, { n: number }>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly opts: { minReplicas: MinReplicas; waitMs: number; onStoreError?: StoreErrorObserver; now?: () => number },
+  ) {}
+
+  /** Marks where the writes to `key` about to be sent will go. Take it before sending them. */
+  mark(key: string): WriteMark {
+    const node = this.nodeFor(key);
+    return { node, epoch: node === undefined ? -1 : this.lifeOf(node) };
+  }
+
+  /** Replicas a write needs now: the configured number, or auto's current answer. */
+  async required(): Promise<number> {
+    if (this.opts.minReplicas !== 'auto') return this.opts.minReplicas;
+    if (this.seen) return 1;
+    const now = (this.opts.now ?? Date.now)();
+    if (now - this.checkedAt >= REPLICA_CHECK_INTERVAL_MS) {
+      this.checkedAt = now;
+      this.checking ??= this.lookForReplicas().finally(() => (this.checking = undefined));
+    }
+    await this.checking;
+    return this.seen ? 1 : 0;
+  }
+
+  /**
+   * Whether the writes sent to `key` since `mark` are acknowledged by the replicas required.
+   * False when they are not within `waitMs`, when the connection changed since the mark, or when
+   * the WAIT itself fails: the caller then treats the write as not durable. Never throws.
+   */
+  async acknowledged(mark: WriteMark, key: string): Promise<boolean> {
+    const needed = await this.required();
+    if (needed === 0) return true;
+    const node = this.nodeFor(key);
+    if (node === undefined || node !== mark.node || node.status !== 'ready' || this.lifeOf(node) !== mark.epoch) return false;
+    try {
+      const acks = await node.wait(needed, this.opts.waitMs);
+      return acks >= needed && this.lifeOf(node) === mark.epoch;
+    } catch (err: unknown) {
+      this.opts.onStoreError?.(err);
+      return false;
+    }
+  }
+
+  private async lookForReplicas(): Promise<void> {
+    try {
+      if (this.redis instanceof Cluster) {
+        this.seen ||= this.redis.nodes('slave').length > 0;
+        return;
+      }
+      const info = await this.redis.info('replication');
+      const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? '0');
+      this.seen ||= replicas > 0;
+    } catch (err: unknown) {
+      // Unknown for now; asked again at the next write after the interval.
+      this.opts.onStoreError?.(err);
+    }
+  }
+
+  private nodeFor(key: string): Redis | undefined {
+    if (!(this.redis instanceof Cluster)) return this.redis;
+    const owner = this.redis.slots[keySlot(key)]?.[0];
+    return owner === undefined ? undefined : this.redis.nodes('master').find((n) => `${n.options.host ?? ''}:${n.options.port ?? ''}` === owner);
+  }
+
+  private lifeOf(node: Redis): number {
+    let life = this.lives.get(node);
+    if (life === undefined) {
+      const box = { n: 0 };
+      node.on('close', () => {
+        box.n += 1;
+      });
+      this.lives.set(node, box);
+      life = box;
+    }
+    return life.n;
+  }
+}
+
+/** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key, mod 16384. */
+export function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed, 'utf8')) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}

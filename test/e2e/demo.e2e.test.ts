@@ -129,7 +129,7 @@ afterEach(async () => {
 /** Signs in on the demo's sign-in page as `user`; ends on the home page, its list loaded. */
 async function signIn(user: string): Promise<void> {
   await page.goto(`${base}/`);
-  await page.waitForURL(`${base}/demo/sign-in`);
+  await page.waitForURL(`${base}/demo/sign-in**`);
   await page.fill('#user-id-input', user);
   await page.click('#sign-in button[type=submit]');
   await page.waitForURL(`${base}/`);
@@ -281,7 +281,7 @@ describe('the demo in Chromium', () => {
   test('signing out and in as another user shows a clear badge for each status', async () => {
     await signIn('e2e-before-bob');
     await page.click('#sign-out');
-    await page.waitForURL(`${base}/demo/sign-in`);
+    await page.waitForURL(`${base}/demo/sign-in**`);
     await page.fill('#user-id-input', 'e2e-bob');
     await page.click('#sign-in button[type=submit]');
     await page.waitForURL(`${base}/`);

@@ -131,11 +131,10 @@ afterAll(async () => {
 });
 
 /** A browser profile of its own; any script error, CSP violation or failed load on the way is recorded. */
-async function newPage(options: { width: number; locale?: string; bypassCSP?: boolean }): Promise<Page> {
+async function newPage(options: { width: number; locale?: string }): Promise<Page> {
   const context = await browser.newContext({
     viewport: { width: options.width, height: 844 },
     locale: options.locale ?? 'en-US',
-    bypassCSP: options.bypassCSP ?? false,
   });
   contexts.push(context);
   const page = await context.newPage();
@@ -197,13 +196,7 @@ async function emulatorKnob(path: string, body: unknown): Promise<void> {
 
 describe('README’s frontend on another origin', () => {
   test('starts the flow with return_to, gets its user back from the webview, and lists the connection through CORS', async () => {
-    // The emulator's webview posts a form, and its CSP allows `form-action` to itself and the
-    // redirect_uri's origin only; Chromium checks form-action on every redirect after a form
-    // submission, so the service's 303 from /callback to the app's other origin is blocked
-    // there. Powens' real webview is a script that navigates to the redirect_uri (no form), so
-    // nothing blocks that hop in production. Until the emulator allows it, this one profile
-    // bypasses CSP (the pages it meets are the emulator's, the demo's sign-in and the app's).
-    const page = await newPage({ width: 1100, bypassCSP: true });
+    const page = await newPage({ width: 1100 });
     // The demo's sign-in takes the frontend as its return_to, like any return path.
     await signIn(page, 'e2e-frontend', `${app}/banks`);
     await page.waitForURL(`${app}/banks`);

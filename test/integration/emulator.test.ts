@@ -332,7 +332,7 @@ describe('API', () => {
     expect((await api('GET', '/users/me')).body['code']).toBe('invalidToken');
     expect((await api('GET', '/users/me', { token: 'nope' })).status).toBe(401);
     const init = await api('POST', '/auth/init', { json: { client_id: CLIENT_ID, client_secret: CLIENT_SECRET } });
-    expect(init.body).toEqual({ auth_token: expect.any(String), type: 'permanent', id_user: expect.any(Number) });
+    expect(init.body).toEqual({ auth_token: expect.any(String), type: 'permanent', id_user: expect.any(Number), expires_in: null });
     const token = String(init.body['auth_token']);
     expect((await api('GET', '/users/me', { token })).body['id']).toBe(init.body['id_user']);
     expect((await api('DELETE', '/auth/token', { token })).status).toBe(204);
@@ -362,6 +362,27 @@ describe('API', () => {
     expect((await api('DELETE', '/users/me', { token: secondToken })).status).toBe(204);
     expect((await api('GET', '/users/me', { token: secondToken })).status).toBe(401);
     expect(emu.emulator.state.users()).toHaveLength(2);
+  });
+
+  it('creates a temporary user and token with /auth/init without the client credentials; refuses one credential alone', async () => {
+    const init = await api('POST', '/auth/init', { json: {} });
+    expect(init.body).toEqual({ auth_token: expect.any(String), type: 'temporary', id_user: expect.any(Number), expires_in: 1800 });
+    expect((await api('GET', '/users/me', { token: String(init.body['auth_token']) })).body['id']).toBe(init.body['id_user']);
+    expect((await api('POST', '/auth/init', { json: { client_id: CLIENT_ID } })).body['code']).toBe('missingParameter');
+    expect((await api('POST', '/auth/init', { json: { client_id: CLIENT_ID, client_secret: 'wrong' } })).status).toBe(401);
+  });
+
+  it('exchanges a temporary code for a permanent token: a singleAccess code once, a requestAccess one until it expires', async () => {
+    const { token } = await connectNewUser();
+    const me = (await api('GET', '/users/me', { token })).body['id'];
+    const single = await temporaryCode(token, 'singleAccess');
+    const first = await exchange(single);
+    expect(first.status).toBe(200);
+    expect((await api('GET', '/users/me', { token: String(first.body['access_token']) })).body['id']).toBe(me);
+    expect((await exchange(single)).status).toBe(400);
+    const standard = await temporaryCode(token, 'requestAccess');
+    expect((await exchange(standard)).status).toBe(200);
+    expect((await exchange(standard)).status).toBe(200);
   });
 
   it('formats dates as YYYY-MM-DD HH:MM:SS without zone, as Paris wall-clock time by default', async () => {

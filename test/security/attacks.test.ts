@@ -50,6 +50,11 @@ interface Prepared {
   allow?: Allowance[];
   /** Values of this row that must appear neither in the response nor in the logs. */
   secrets?: string[];
+  /**
+   * Powens users the request must delete: a refused callback still exchanges the real code it
+   * carries, and deletes the new Powens user of that webview (no orphan is left at Powens).
+   */
+  deletes?: number[];
 }
 
 interface AttackCase {
@@ -121,11 +126,18 @@ async function startedFlow(s: Stack, userId: string, path = '/connect'): Promise
   return { b, cookie: b.cookieHeader(), state, webview: hop.location };
 }
 
-/** As above, then the webview played to the end: the callback URL (with a real code) it returns to. */
-async function finishedWebview(s: Stack, userId: string): Promise<{ b: Browser; cookie: string; state: string; callback: string; code: string }> {
+/**
+ * As above, then the webview played to the end: the callback URL (with a real code) it returns
+ * to, and the new Powens user that webview created.
+ */
+async function finishedWebview(
+  s: Stack,
+  userId: string,
+): Promise<{ b: Browser; cookie: string; state: string; callback: string; code: string; powensUserId: number }> {
   const started = await startedFlow(s, userId);
   const back = await completeWebview(started.webview, { kind: 'connect' });
-  return { ...started, callback: `${back.pathname}${back.search}`, code: back.searchParams.get('code') ?? '' };
+  const powensUserId = emulator.emulator.state.connection(Number(back.searchParams.get('connection_id')))?.id_user ?? -1;
+  return { ...started, callback: `${back.pathname}${back.search}`, code: back.searchParams.get('code') ?? '', powensUserId };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1096,7 +1108,7 @@ function cases(): AttackCase[] {
     route: 'GET /callback',
     prepare: async (w) => {
       const other = await finishedWebview(w.stacks.header, fresh('bystander'));
-      return { req: get(other.callback, as(w.attacker.userId), cookie(w.attackerCookie)), secrets: [other.code] };
+      return { req: get(other.callback, as(w.attacker.userId), cookie(w.attackerCookie)), secrets: [other.code], deletes: [other.powensUserId] };
     },
     status: 400,
     check: (res) => errorPage(res, 'STATE_INVALID'),
@@ -1107,7 +1119,7 @@ function cases(): AttackCase[] {
     prepare: async (w) => {
       const mallory = await finishedWebview(w.stacks.header, fresh('mallory'));
       const victimBrowser = await startedFlow(w.stacks.header, fresh('bystander'));
-      return { req: get(mallory.callback, as('bystander'), cookie(victimBrowser.cookie)), secrets: [mallory.code] };
+      return { req: get(mallory.callback, as('bystander'), cookie(victimBrowser.cookie)), secrets: [mallory.code], deletes: [mallory.powensUserId] };
     },
     status: 400,
     check: (res) => errorPage(res, 'STATE_INVALID'),
@@ -1138,7 +1150,7 @@ function cases(): AttackCase[] {
     route: 'GET /callback',
     prepare: async (w) => {
       const other = await finishedWebview(w.stacks.header, fresh('bystander'));
-      return { req: get(other.callback, as('bystander')), secrets: [other.code] };
+      return { req: get(other.callback, as('bystander')), secrets: [other.code], deletes: [other.powensUserId] };
     },
     status: 400,
     check: (res) => errorPage(res, 'SESSION_COOKIE_MISSING'),
@@ -1194,6 +1206,7 @@ function cases(): AttackCase[] {
         req: get(started.callback, as(fresh('beta')), cookie(started.cookie)),
         allow: [{ kind: 'flow-consumed', sessionId: sessionIdOf(started.cookie), state: started.state }],
         secrets: [started.code],
+        deletes: [started.powensUserId],
       };
     },
     status: 400,
@@ -1500,8 +1513,11 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   expect(res.status).toBe(c.status);
   await c.check?.(res, w);
 
+  await s.built.connections.idle();
   expect(unexplained(changes(redisBefore, await s.dump(), keys), p.allow ?? [], keys, s.config.redis.prefix)).toEqual([]);
-  expect(emulator.emulator.state.snapshot()).toEqual(powensBefore);
+  const deletes = p.deletes ?? [];
+  expect(emulator.emulator.state.snapshot()).toEqual({ users: powensBefore.users.filter((u) => !deletes.includes(u.id)) });
+  for (const id of deletes) expect(powensBefore.users.some((u) => u.id === id)).toBe(true);
 
   const newLogs = s.logs.slice(logsBefore);
   const exposed = `${res.head}\n${res.body}\n${newLogs.join('')}`;

@@ -10,7 +10,8 @@ import { rawRequest } from './raw.js';
  * stolen or forged session ids) mixed with noise, but never a state together with the intact
  * cookie of the session that owns it. So no request here carries a valid pending flow, and:
  * - no answer is a 5xx;
- * - no token is ever stored, and the code is never even sent to Powens for exchange;
+ * - no token is ever stored; a code is only ever exchanged to delete the Powens user it names
+ *   (a refused callback's), so the other browser's new Powens user is gone at the end;
  * - the other browser's pending flow is still there at the end (nobody could consume it).
  */
 
@@ -47,7 +48,6 @@ function unsigned(c: string): string {
 
 test('no query string or cookie without a valid pending flow gets a 5xx or stores a token', async () => {
   const prefix = stack.config.redis.prefix;
-  const exchangesBefore = stack.emulator.emulator.knobs.calls('token.access');
 
   const value = fc.oneof(
     fc.constantFrom(bystander.state, bystander.code, '', 'access_denied', 'server_error', '1', '1,2', '0x1', '__proto__', 'constructor'),
@@ -107,8 +107,15 @@ test('no query string or cookie without a valid pending flow gets a 5xx or store
     { numRuns: 200 },
   );
 
-  expect(stack.emulator.emulator.knobs.calls('token.access')).toBe(exchangesBefore);
-  // The other browser can still finish its own flow: nothing above consumed it.
+  // One refused callback with the real code, so that the code surely met a refusal: the Powens
+  // user the bystander's webview created is deleted, and nothing else is at Powens.
+  const refused = await rawRequest(stack.server.url, { method: 'GET', path: `/callback?code=${encodeURIComponent(bystander.code)}`, headers: [] });
+  expect(refused.status).toBe(400);
+  await stack.built.connections.idle();
+  expect(stack.emulator.emulator.state.users()).toEqual([]);
+  expect(await stack.inspect.keys(`${prefix}token:*`)).toEqual([]);
+  // The other browser's flow was never consumed: its callback reaches the exchange, which Powens
+  // now refuses (the code is spent), rather than being told the link expired.
   const own = await rawRequest(stack.server.url, {
     method: 'GET',
     path: `/callback?state=${encodeURIComponent(bystander.state)}&code=${encodeURIComponent(bystander.code)}`,
@@ -117,6 +124,7 @@ test('no query string or cookie without a valid pending flow gets a 5xx or store
       ['X-User-Id', bystander.userId],
     ],
   });
-  expect(own.status).toBe(303);
-  expect(await stack.inspect.keys(`${prefix}token:*`)).toHaveLength(1);
+  expect(own.status).toBe(502);
+  expect(own.body).toContain('Bank service refused');
+  expect(await stack.inspect.keys(`${prefix}token:*`)).toEqual([]);
 });

@@ -236,6 +236,44 @@ describe('REDIS_URL', () => {
   });
 });
 
+describe('POWENS_LINK_MODE', () => {
+  it('is exchange by default', () => {
+    expect(ok(PROD).linkMode).toBe('exchange');
+  });
+
+  it.each(['exchange', 'init', 'INIT'])('accepts %s', (mode) => {
+    expect(ok({ ...PROD, POWENS_LINK_MODE: mode }).linkMode).toBe(mode.toLowerCase());
+  });
+
+  it('refuses another mode, listing the accepted ones', () => {
+    expect(oneProblem({ ...PROD, POWENS_LINK_MODE: 'create' }, 'POWENS_LINK_MODE')).toContain('exchange, init');
+  });
+});
+
+describe('REDIS_MIN_REPLICAS', () => {
+  it('is auto by default', () => {
+    expect(ok(PROD).redis.minReplicas).toBe('auto');
+  });
+
+  it.each([
+    ['0', 0],
+    ['1', 1],
+    ['5', 5],
+    ['AUTO', 'auto'],
+  ] as const)('accepts %s', (value, expected) => {
+    expect(ok({ ...PROD, REDIS_MIN_REPLICAS: value }).redis.minReplicas).toBe(expected);
+  });
+
+  it.each(['6', '-1', 'one', '1.5'])('refuses %s', (value) => {
+    expect(oneProblem({ ...PROD, REDIS_MIN_REPLICAS: value }, 'REDIS_MIN_REPLICAS')).toContain('auto or a whole number from 0 to 5');
+  });
+
+  it('is read by the storage tools too', () => {
+    const result = loadStorageConfig({ REDIS_URL: 'redis://localhost:6379', TOKEN_ENCRYPTION_KEYS: `k1:${KEY_1}`, REDIS_MIN_REPLICAS: '1' });
+    expect(result.ok && result.config.redis.minReplicas).toBe(1);
+  });
+});
+
 describe('SESSION_SECRET', () => {
   it('is a comma-separated list: the first signs, all verify', () => {
     const second = 'older-session-secret-abcdefghijklmnop';

@@ -118,6 +118,22 @@ describe('emulator store', () => {
     expect(store.checkTemporaryCode('unknown')).toEqual({ ok: false, reason: 'unknown' });
   });
 
+  it('deletes a temporary user after 30 minutes, unless a permanent token was made meanwhile', () => {
+    let now = new Date('2026-01-01T00:00:00Z').getTime();
+    const store = new EmulatorStore(() => new Date(now));
+    const left = store.createUser({ temporary: true });
+    const leftToken = store.createToken(left.id, { temporary: true });
+    const kept = store.createUser({ temporary: true });
+    store.createToken(kept.id, { temporary: true });
+    const permanent = store.createToken(kept.id);
+    now += 29 * 60 * 1000;
+    expect(store.userIdByToken(leftToken)).toBe(left.id);
+    now += 2 * 60 * 1000;
+    expect(store.userIdByToken(leftToken)).toBeUndefined();
+    expect(store.userViews().map((u) => u.id)).toEqual([kept.id]);
+    expect(store.userIdByToken(permanent)).toBe(kept.id);
+  });
+
   it('deletes a user with its connections, tokens and codes', () => {
     const store = new EmulatorStore(() => new Date());
     const user = store.createUser();

@@ -123,6 +123,32 @@ describe('token exchange', () => {
   });
 });
 
+describe('POST /auth/init', () => {
+  it('creates a Powens user with the client credentials: its permanent token and id', async () => {
+    const created = await client().initUser();
+    expect(created).toEqual({ token: expect.any(String), powensUserId: expect.any(Number), type: 'permanent' });
+    expect(emu.emulator.state.findUserByToken(created.token)?.id).toBe(created.powensUserId);
+  });
+
+  it('reports a wrong client secret as a refusal, not as a stale user token, and never shows the secret', async () => {
+    const err = await failure(client({ clientSecret: 'wrong-secret-1234567' }).initUser());
+    expect(err.code).toBe('POWENS_REJECTED');
+    expectNoneOf(err, ['wrong-secret-1234567', CLIENT_SECRET]);
+    expect(emu.emulator.state.users()).toEqual([]);
+  });
+
+  it('refuses an answer without the user id', async () => {
+    emu.emulator.knobs.fail('auth.init', { status: 200, body: { auth_token: 'a-token', type: 'permanent' }, times: 1 });
+    expect((await failure(client().initUser())).code).toBe('POWENS_BAD_RESPONSE');
+  });
+
+  it('is never sent twice, even when it gets no answer', async () => {
+    emu.emulator.knobs.hang('auth.init', { times: 1 });
+    expect((await failure(client({ timeoutMs: 300 }).initUser())).code).toBe('POWENS_UNAVAILABLE');
+    expect(emu.emulator.knobs.calls('auth.init')).toBe(1);
+  });
+});
+
 describe('user-token calls', () => {
   it('gets a single-use temporary code, the current user, and the connections with their connector', async () => {
     const user = emu.emulator.knobs.addUser();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { loadStorageConfig } from '../../src/config.js';
 import { createKeys } from '../../src/storage/keys.js';
+import { keySlot } from '../../src/storage/redis.js';
 
 /** The part of a key Redis Cluster hashes: the first non-empty `{...}`, else the whole key. */
 function hashedPart(key: string): string {
@@ -30,6 +31,9 @@ describe('Redis Cluster slots', () => {
       const together = [
         [keys.connectionsCache(user), keys.connectionsLock(user), keys.connectionsGeneration(user)],
         [keys.flow('s', 'h1'), keys.flow('s', 'h2'), keys.flowIndex('s')],
+        // The token script writes a user's token and the fate of that write together.
+        [keys.token(user), keys.tokenWrite(user, 'w1'), keys.tokenWrite(user, 'w2')],
+        [keys.token('{a}b'), keys.tokenWrite('{a}b', 'w1')],
       ];
       for (const group of together) expect(new Set(group.map(hashedPart)).size).toBe(1);
     },
@@ -38,5 +42,21 @@ describe('Redis Cluster slots', () => {
   it('a prefix with a whole hash tag is accepted', () => {
     const result = loadStorageConfig({ ...ENV, REDIS_PREFIX: '{bff}:' });
     expect(result.ok).toBe(true);
+  });
+
+  it('keySlot computes the slot Redis Cluster does (CRC16 of the hash tag or the whole key, mod 16384)', () => {
+    // The examples of Redis' CLUSTER KEYSLOT documentation, and the CRC16 check value.
+    expect(keySlot('somekey')).toBe(11058);
+    expect(keySlot('foo{hash_tag}')).toBe(2515);
+    expect(keySlot('somekey{hash_tag}')).toBe(2515);
+    expect(keySlot('123456789')).toBe(0x31c3);
+    // An empty tag is no tag: the whole key is hashed.
+    expect(keySlot('a{}b')).not.toBe(keySlot(''));
+  });
+
+  it("the write fate of a token key without a tag of its own lands in that token key's slot", () => {
+    const keys = createKeys('powens-bff:');
+    expect(keySlot(keys.tokenWrite('alice', 'w'))).toBe(keySlot(keys.token('alice')));
+    expect(keys.tokenWrite('alice', 'w').startsWith('powens-bff:')).toBe(true);
   });
 });
