@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { completeWebview } from '../emulator/index.js';
 import { cpuMicros, heapAfterGc, freePort, machineBusyMicros, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
 import { summarizeProfiles } from './profile.js';
+import { runComponents, type ComponentFigure } from './components.js';
 
 // Run from build/bench/run.js (bench/tsconfig.json): the repository is two folders up, the
 // emulator and the bench's own helpers are built next to it, the service is the production
@@ -37,7 +38,7 @@ const DIST = join(ROOT, 'dist');
  */
 const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8'];
 
-const SCENARIOS = ['healthz', 'connect', 'callback', 'me-cached', 'me-uncached', 'soak'] as const;
+const SCENARIOS = ['healthz', 'connect', 'callback', 'me-cached', 'me-uncached', 'soak', 'components'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -478,6 +479,19 @@ async function main(): Promise<void> {
       };
     }
 
+    let components: ComponentFigure[] | null = null;
+    if (opts.only.has('components')) {
+      const routeUs = (name: string): number | null => figures.find((f) => f.name === name)?.cpuUsPerRequest ?? null;
+      components = await runComponents({
+        build: BUILD,
+        connections: c,
+        seconds: Math.max(1, Math.round(d / 3)),
+        rounds: 3,
+        routeUs: { healthz: routeUs('healthz'), connect: routeUs('connect') },
+        log,
+      });
+    }
+
     const rss = {
       service: peakRss(serviceA.pid),
       serviceCacheOff: peakRss(serviceB.pid),
@@ -542,6 +556,16 @@ async function main(): Promise<void> {
         .map((l) => round(l, 2))
         .join(' ')} at the end (${os.cpus().length} CPUs)`,
     );
+    if (components !== null) {
+      log('');
+      log('| hand-written component | route | ours µs/req | library µs/req | saved µs/req | route µs/req | earns on its route | kept (>= 5 %) |');
+      log('| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |');
+      for (const k of components) {
+        const earns = k.earnsPercent === null ? 'n/a (route not measured)' : `${k.earnsPercent} %`;
+        const kept = k.earnsPercent === null ? 'n/a' : k.earnsPercent >= 5 ? 'yes' : 'NO';
+        log(`| ${k.name} | ${k.route} | ${k.oursUs} | ${k.libraryUs} | ${k.savedUs} | ${k.routeUs ?? 'n/a'} | ${earns} | ${kept} |`);
+      }
+    }
     log('');
     log('| target | figure | wanted | met |');
     log('| --- | ---: | ---: | :---: |');
@@ -562,6 +586,7 @@ async function main(): Promise<void> {
       scenarios: figures,
       peakRssBytes: rss,
       heap: heap ?? null,
+      components,
       targets,
     };
     // Only a complete, unprofiled run stands for the service; partial runs go elsewhere.

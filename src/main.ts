@@ -59,8 +59,14 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
       .shutdown()
       .then(async () => {
         // Webhooks are answered before their work runs, and Powens does not resend an answered
-        // one: let the queued work (a few Redis writes) finish before Redis goes.
-        await Promise.race([built.webhooks.idle(), new Promise((r) => setTimeout(r, 500).unref())]);
+        // one: let the queued work (a few Redis writes) finish before Redis goes. Background work
+        // of first connections (a token write's fate, a Powens user to delete) gets its last
+        // attempt now; what it cannot finish is logged with its Powens user id.
+        const [, unfinished] = await Promise.all([
+          Promise.race([built.webhooks.idle(), new Promise((r) => setTimeout(r, 500).unref())]),
+          built.connections.drain(500),
+        ]);
+        if (unfinished > 0) logger.error({ unfinished }, 'stopping with background work still running: see the lines that name it');
         powens.close();
         stopping = true;
         // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not

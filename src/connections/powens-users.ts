@@ -27,12 +27,16 @@ export const RETRY_DELAYS_MS: readonly number[] = [
  * after each delay while it answers 'again' (or throws), then given up with an error line that
  * names what is left (the Powens user id), so an operator can finish it.
  *
- * It lives in this process: a process that dies meanwhile (a crash, a kill; a graceful stop does
- * not wait for it) leaves its jobs undone. docs/REFERENCE.md ("How a first token is stored")
- * says what that leaves.
+ * It lives in this process: a process that dies meanwhile (a crash, a kill) leaves its jobs
+ * undone. A graceful stop drains it: every waiting job is tried once more at once, and what still
+ * fails is logged at error with what it names (the Powens user id), for an operator to finish.
+ * docs/REFERENCE.md ("How a first token is stored") says what that leaves.
  */
 export class Retrier {
   private readonly jobs = new Set<Promise<void>>();
+  /** Cuts the waits short: set by drain(), so sleeping jobs make their last attempt now. */
+  private readonly wakers = new Set<() => void>();
+  private draining = false;
 
   constructor(
     private readonly logger: Logger,
@@ -54,6 +58,10 @@ export class Retrier {
           const delay = this.delaysMs[n - 1];
           if (delay === undefined) {
             this.logger.error({ ...detail(), job: what, attempts }, 'background work given up: what it names is left as it is');
+            return;
+          }
+          if (this.draining) {
+            this.logger.error({ ...detail(), job: what, attempts }, 'background work left undone at stop: what it names is left as it is');
             return;
           }
           if (n === 1) this.logger.warn({ ...detail(), job: what }, 'background work scheduled');
@@ -88,9 +96,33 @@ export class Retrier {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
   }
 
+  /**
+   * For a graceful stop: every job waiting between attempts makes one more attempt now, and a job
+   * whose attempt fails again is logged as left undone instead of waiting. Resolves when no job is
+   * left or after `budgetMs`, whichever comes first; returns how many are still running (each is
+   * named in the log when it ends, if the process lives that long).
+   */
+  async drain(budgetMs: number): Promise<number> {
+    this.draining = true;
+    for (const wake of this.wakers) wake();
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs).unref()));
+    await Promise.race([this.idle(), budget]);
+    clearTimeout(timer);
+    return this.jobs.size;
+  }
+
   private sleep(ms: number): Promise<void> {
-    // Never keeps the process alive by itself (a stop does not wait for background work).
-    return new Promise((resolve) => setTimeout(resolve, ms).unref());
+    // Never keeps the process alive by itself; drain() ends it early.
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms).unref();
+      this.wakers.add(wake);
+    });
   }
 }
 

@@ -206,6 +206,11 @@ export class Connections {
     await this.retrier.idle();
   }
 
+  /** For a graceful stop: background work makes its last attempt now (see Retrier.drain); returns what is still running. */
+  drain(budgetMs: number): Promise<number> {
+    return this.retrier.drain(budgetMs);
+  }
+
   async remove(userId: string, connectionId: number): Promise<void> {
     const stored = await this.deps.tokens.get(userId);
     if (stored === null) throw new AppError('CONNECTION_NOT_FOUND');

@@ -68,4 +68,49 @@ describe('Retrier', () => {
     await r.idle();
     expect(calls).toBe(1);
   });
+  it('on drain, a job waiting a long delay makes its last attempt at once, and one that fails again is logged as left undone', async () => {
+    const { r, lines } = retrier([60_000, 60_000]);
+    let settled = 0;
+    let failing = 0;
+    await r.start(
+      'reconcile',
+      () => ({ powensUserId: 1 }),
+      () => Promise.resolve(settled++ === 0 ? 'again' : 'done'),
+      'now',
+    );
+    await r.start(
+      'deletion',
+      () => ({ powensUserId: 2 }),
+      () => {
+        failing += 1;
+        return Promise.reject(new AppError('POWENS_UNAVAILABLE'));
+      },
+      'now',
+    );
+    expect(r.pending()).toBe(2);
+    const left = await r.drain(5_000);
+    expect(left).toBe(0);
+    expect(settled).toBe(2);
+    expect(failing).toBe(2);
+    expect(lines().filter((l) => l.level === 'error')).toEqual([
+      expect.objectContaining({ msg: 'background work left undone at stop: what it names is left as it is', job: 'deletion', powensUserId: 2, attempts: 2 }),
+    ]);
+  });
+
+  it('drain answers after its budget with the number of jobs still running', async () => {
+    const { r } = retrier([1]);
+    let release: () => void = () => undefined;
+    const hanging = new Promise<Step>((resolve) => (release = () => resolve('done')));
+    void r.start(
+      'slow',
+      () => ({}),
+      () => hanging,
+      'later',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await r.drain(10)).toBe(1);
+    release();
+    await r.idle();
+    expect(r.pending()).toBe(0);
+  });
 });

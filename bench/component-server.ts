@@ -1,0 +1,95 @@
+/**
+ * One variant of one hand-written component, alone on a bare Express 5 app, for bench/components.ts.
+ * Arguments: the variant, the port. Each pair differs only in the component measured: ours (as
+ * the service runs it, from src/) or the library call it replaced, doing the same work.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type RequestHandler } from 'express';
+import pino from 'pino';
+import { randomToken } from '../src/crypto.js';
+import { requestContext, requestId } from '../src/http/request-context.js';
+import { securityHeaders, securityPolicy } from '../src/http/security-headers.js';
+import { Metrics } from '../src/metrics.js';
+
+export const VARIANTS = [
+  'logger-ours',
+  'logger-pino-http',
+  'headers-ours',
+  'headers-helmet',
+  'random-pool',
+  'random-bytes',
+  'redirect-bare',
+  'redirect-express',
+] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/** A webview URL of the length /connect sends (the query carries state, redirect_uri, client_id...). */
+const LOCATION = `https://webview.powens.com/en/connect?domain=demo-sandbox.biapi.pro&client_id=12345678&redirect_uri=${encodeURIComponent(
+  'https://bank.example.com/callback',
+)}&state=${'s'.repeat(43)}&code=${'c'.repeat(64)}`;
+
+/**
+ * pino-http, loaded by name: its type declarations augment Node's IncomingMessage with `id` and
+ * `log` types of its own, which clash with the service's (src/http/request-context.ts) in one
+ * compilation. Only the factory is needed here.
+ */
+interface PinoHttpModule {
+  pinoHttp: (options: { logger: pino.Logger; genReqId: (req: IncomingMessage, res: ServerResponse) => string }) => RequestHandler;
+}
+const PINO_HTTP = 'pino-http';
+const { pinoHttp } = (await import(PINO_HTTP)) as PinoHttpModule;
+
+function build(variant: Variant): express.Express {
+  const app = express();
+  // Production logs a line per request at info: written to /dev/null, so the cost is the
+  // logger's own (serializing), not the terminal's.
+  const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  const metrics = new Metrics({ defaultMetrics: false });
+  if (variant === 'logger-ours') app.use(requestContext({ logger, metrics, lifecycle: { shuttingDown: false } }));
+  if (variant === 'logger-pino-http') {
+    // What the service ran before: pino-http with the same request id, plus the duration
+    // histogram observed on close (the request context does both in one listener).
+    const http = pinoHttp({ logger, genReqId: (req, res) => requestId(req, res) });
+    const timing: RequestHandler = (req, res, next) => {
+      const started = performance.now();
+      res.on('close', () => {
+        const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
+        metrics.httpDuration.observe(
+          { method: req.method, route: typeof path === 'string' ? path : 'unmatched', status: String(res.statusCode) },
+          (performance.now() - started) / 1000,
+        );
+      });
+      next();
+    };
+    app.use(http, timing);
+  }
+  if (variant === 'headers-ours') app.use(securityHeaders({ secureCookies: true }));
+  if (variant === 'headers-helmet') app.use(securityPolicy({ secureCookies: true }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  // What /connect draws at random: the flow's state (32 bytes) and the session id (24).
+  app.get('/random', (_req, res) => {
+    const values =
+      variant === 'random-pool' ? [randomToken(32), randomToken(24)] : [randomBytes(32).toString('base64url'), randomBytes(24).toString('base64url')];
+    res.setHeader('X-Length', String(values.join('').length));
+    res.status(204).end();
+  });
+  app.get('/redirect', (_req, res) => {
+    if (variant === 'redirect-bare') {
+      res.statusCode = 302;
+      res.setHeader('Location', LOCATION);
+      res.end();
+    } else {
+      res.redirect(302, LOCATION);
+    }
+  });
+  return app;
+}
+
+const variant = process.argv[2] as Variant;
+if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${String(process.argv[2])}`);
+const server = build(variant).listen(Number(process.argv[3] ?? 0), '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
