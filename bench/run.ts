@@ -6,7 +6,9 @@
  *
  * Options (after `npm run bench --`): --duration <s> (10), --connections <n> (50),
  * --callback-flows <n> (4000), --soak <n> (100000), --only <names> (comma-separated among
- * healthz, connect, callback, me-cached, me-uncached, soak; the baseline always runs),
+ * healthz, connect, callback, me-cached, me-uncached, soak, components; the baseline always runs;
+ * components compares each hand-written component with the library call it replaced, see
+ * components.ts),
  * --profile (the service writes a CPU profile to bench/profiles and a summary is printed),
  * --save (write the figures: a complete run without --profile to bench/results.json, the
  * committed figures of the README; any other run to bench/results-partial.json, git-ignored).
