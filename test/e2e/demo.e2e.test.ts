@@ -126,8 +126,10 @@ afterEach(async () => {
   await context.close();
 });
 
-/** Signs in on the demo's sign-in page as `user`; ends on the home page, its list loaded. */
+/** Signs in afresh on the demo's sign-in page as `user`; ends on the home page, its list loaded. */
 async function signIn(user: string): Promise<void> {
+  // Whoever was signed in before is forgotten: each test can run alone or after any other.
+  await page.context().clearCookies();
   await page.goto(`${base}/`);
   await page.waitForURL(`${base}/demo/sign-in**`);
   await page.fill('#user-id-input', user);
@@ -309,6 +311,7 @@ describe('the demo in Chromium', () => {
   });
 
   test('pick the bank first; the bank asks for a one-time code, then an approval in its app; a consent ending soon shows Reconnect', async () => {
+    await signIn('e2e-picker');
     await page.locator('#bank-picker').waitFor();
     await page.selectOption('#bank-picker', { label: 'Sandbox Neobank' });
     await page.click('#connect-bank');
