@@ -24,7 +24,19 @@ import { waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
-const FAMILIES = ['sess:*', 'token:*', 'token-write:*', 'flow:*', 'flows:*', 'connections*', 'rl*', 'webhook-seen:*', 'powens-user:*'];
+const FAMILIES = [
+  'sess:*',
+  'user-sessions:*',
+  'token:*',
+  'token-write:*',
+  'flow:*',
+  'flows:*',
+  'flow-done:*',
+  'connections*',
+  'rl*',
+  'webhook-seen:*',
+  'powens-user:*',
+];
 
 describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
   const prefix = `walk${randomBytes(3).toString('hex')}:`;
@@ -89,11 +101,13 @@ describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
       back.searchParams.set('state', 'F'.repeat(43));
       expectErrorPage(stack, await b.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
     }
-    // 2. A spent state: the replay of a callback that linked.
+    // 2. A spent state: the replay of a callback that linked, in its session (the page says it went
+    // through) and in another browser (refused).
     {
       const { b, back } = await throughWebview('spent');
       expect((await b.get(back.href)).status).toBe(303);
-      expectErrorPage(stack, await b.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
+      expect((await b.get(back.href)).status).toBe(200);
+      expectErrorPage(stack, await stack.browser('spent').get(back.href), { status: 400, errorCode: 'SESSION_COOKIE_MISSING', retry: '/connect' });
     }
     // 3. An expired state.
     {
