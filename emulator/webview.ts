@@ -155,10 +155,7 @@ function securityHeaders(res: Response): void {
   // service's 303 from /callback on to the app's own origin would be blocked. Powens' webview
   // navigates to the redirect_uri itself and sets no such rule, and the emulator must not block
   // a hop that production allows.
-  res.setHeader(
-    'Content-Security-Policy',
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-  );
+  res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'");
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
