@@ -22,6 +22,7 @@ import { FlowStore } from './storage/flows.js';
 import { createKeys } from './storage/keys.js';
 import { ReplicaWaiter, type RedisClient } from './storage/redis.js';
 import { createSessionMiddleware, sessionCookieName } from './storage/session.js';
+import { UserSessions } from './storage/user-sessions.js';
 import { TokenStore } from './storage/tokens.js';
 import { webRoutes } from './web/demo.js';
 import { createErrorHandler } from './web/error-handler.js';
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   const auth = createAuthenticator(config);
   const limits = createRateLimits({ config, redis, keys, auth, onStoreError });
   const session = createSessionMiddleware(config, redis, keys, onStoreError);
+  const sessions = new UserSessions(redis, keys, flows, logger, onStoreError);
   const webhooks = webhookReceiver({ config, redis, keys, connections, logger, now, metrics, onStoreError });
 
   const app = express();
@@ -132,6 +134,7 @@ export function createApp(deps: AppDeps): BuiltApp {
       auth,
       flows,
       connections,
+      sessions,
       metrics,
       sessionCookie: sessionCookieName(config),
       perIp: limits.perIp,
@@ -139,7 +142,7 @@ export function createApp(deps: AppDeps): BuiltApp {
       perUser: limits.perUser,
       requireUser: requireUser(auth, config, 'page'),
     }),
-    ...webRoutes({ config, auth, session }),
+    ...webRoutes({ config, auth, session, sessions }),
   ]);
 
   // Unknown paths under the API answer as the API does; any other one by the Accept header.

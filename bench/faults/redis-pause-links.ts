@@ -8,13 +8,7 @@
  */
 import { completeWebview } from '../../emulator/index.js';
 import { startStack, type Stack } from '../../test/helpers/stack.js';
-
-/** The shape `npm run faults` runs (bench/faults/types.ts). */
-interface FaultScenario {
-  name: string;
-  describe: string;
-  run(ctx: { log(line: string): void }): Promise<Record<string, number | string>>;
-}
+import type { FaultScenario } from './types.js';
 
 const REDIS_COMMAND_TIMEOUT_MS = 1000;
 const POWENS_TIMEOUT_MS = 5000;

@@ -12,13 +12,7 @@ import { createKeys } from '../../src/storage/keys.js';
 import { TokenStore } from '../../src/storage/tokens.js';
 import { startSentinelSet } from '../../test/helpers/sentinel.js';
 import { startStack, TEST_TOKEN_KEY, type Stack } from '../../test/helpers/stack.js';
-
-/** The shape `npm run faults` runs (bench/faults/types.ts). */
-interface FaultScenario {
-  name: string;
-  describe: string;
-  run(ctx: { log(line: string): void }): Promise<Record<string, number | string>>;
-}
+import type { FaultScenario } from './types.js';
 
 const WORKERS = 4;
 

@@ -18,13 +18,7 @@ import { PowensClient } from '../../src/powens/client.js';
 import { connectRedis, createRedis } from '../../src/storage/redis.js';
 import { startServer } from '../../src/server.js';
 import { freePort, startRedis } from '../processes.js';
-
-/** The shape every fault scenario exports (bench/faults/types.ts, where the runner declares it). */
-interface FaultScenario {
-  name: string;
-  describe: string;
-  run(ctx: { log(line: string): void }): Promise<Record<string, number | string>>;
-}
+import type { FaultScenario } from './types.js';
 
 const PROXY = '127.0.0.1';
 const ATTACKER = '127.0.0.2';

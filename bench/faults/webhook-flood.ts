@@ -23,13 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { freePort, peakRss, startRedis } from '../processes.js';
-
-/** What every fault scenario exports (bench/faults/types.ts declares the same shape). */
-export interface FaultScenario {
-  name: string;
-  describe: string;
-  run(ctx: { log(line: string): void }): Promise<Record<string, number | string>>;
-}
+import type { FaultScenario } from './types.js';
 
 // Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -215,6 +209,8 @@ export const scenario: FaultScenario = {
           SESSION_SECRET: randomBytes(32).toString('base64url'),
           TOKEN_ENCRYPTION_KEYS: `flood:${randomBytes(32).toString('base64')}`,
           AUTH_MODE: 'header',
+          // Required with header mode; no request here carries the identity header.
+          TRUST_PROXY: 'loopback',
           WEBHOOK_HMAC_SECRET: randomBytes(24).toString('base64url'),
           RATE_LIMIT_WEBHOOK_PER_IP: '0',
           LOG_LEVEL: 'warn',

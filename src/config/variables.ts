@@ -312,7 +312,8 @@ export const SERVICE_VARIABLES = {
     section: 'Sessions & tokens',
     type: t.int(60, 31536000),
     default: '86400',
-    description: 'Session lifetime, in seconds (cookie and Redis).',
+    description:
+      'Lifetime of a signed-in session (the demo sign-in), in seconds (cookie and Redis). A session that only binds a browser to its pending flows (header and jwt modes) lives as long as its newest flow, 15 minutes.',
   }),
   TOKEN_ENCRYPTION_KEYS: variable({
     section: 'Sessions & tokens',

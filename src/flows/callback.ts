@@ -11,7 +11,9 @@ import { withQuery } from '../http/return-to.js';
 import { languageOf, t } from '../i18n/index.js';
 import { safeError } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import type { FinishedFlow, FlowStore, PendingFlow } from '../storage/flows.js';
+import { FLOW_TTL_MS, type FinishedFlow, type FlowStore, type PendingFlow } from '../storage/flows.js';
+import { endWithFlows } from '../storage/session.js';
+import type { UserSessions } from '../storage/user-sessions.js';
 import { startPath } from './links.js';
 
 export interface CallbackDeps {
@@ -19,6 +21,7 @@ export interface CallbackDeps {
   auth: Authenticator;
   flows: FlowStore;
   connections: Connections;
+  sessions: UserSessions;
   metrics: Metrics;
   sessionCookie: string;
 }
@@ -146,8 +149,11 @@ export function finishFlow(deps: CallbackDeps): RequestHandler {
       const connectionId =
         flow.kind === 'reconnect' ? (flow.connectionId ?? undefined) : (parseId(query.connectionIdText) ?? parseId(query.connectionIdsText?.split(',')[0]));
       const back = flow.kind !== 'manage' && connectionId !== undefined ? withQuery(flow.returnTo, 'connection_id', String(connectionId)) : flow.returnTo;
-      await deps.flows.markFinished(req.sessionID, query.state, { userId, kind: flow.kind, back }).catch((err: unknown) => {
-        // Only a reload of this callback depends on it: the flow itself went well.
+      // A reload of this callback is answered for FLOW_TTL_MS: a session that only carries flows
+      // lives that long too (its cookie and key, renewed as the response ends, and its place among the user's sessions).
+      const renewed = req.session.demoUserId === undefined ? deps.sessions.track(userId, req.sessionID, endWithFlows(req, FLOW_TTL_MS)) : undefined;
+      await Promise.all([deps.flows.markFinished(req.sessionID, query.state, { userId, kind: flow.kind, back }), renewed]).catch((err: unknown) => {
+        // Only a reload of this callback depends on them: the flow itself went well.
         req.log?.warn({ err: safeError(err) }, 'could not remember the finished flow');
       });
       res.setHeader('Cache-Control', 'no-store');

@@ -5,8 +5,9 @@ import type { Connections } from '../connections/service.js';
 import { AppError } from '../errors.js';
 import { parseId, singleParam } from '../http/params.js';
 import { safeReturnTo, withQuery } from '../http/return-to.js';
-import type { FlowKind, FlowStore } from '../storage/flows.js';
-import { sessionOp } from '../storage/session.js';
+import { FLOW_TTL_MS, type FlowKind, type FlowStore } from '../storage/flows.js';
+import { endWithFlows, sessionExpiry, sessionOp } from '../storage/session.js';
+import type { UserSessions } from '../storage/user-sessions.js';
 import { startPath } from './links.js';
 import { webviewLang, webviewUrl } from './webview.js';
 
@@ -14,6 +15,7 @@ export interface StartDeps {
   config: Config;
   flows: FlowStore;
   connections: Connections;
+  sessions: UserSessions;
 }
 
 /**
@@ -44,12 +46,17 @@ export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
     if (code === null && kind !== 'connect') throw new AppError('NOT_LINKED', { retryPath: startPath('connect', returnTo, null) });
     // Only now, once the flow will start: a refused request must not leave a session behind.
     await bindSession(req, userId);
-    // The flow and the session are independent writes: sent together, they cost one wait
-    // for Redis instead of two. Should one fail, the other is harmless (an unused flow
-    // expires; a saved session only names its user) and the answer is a 503 either way.
+    // A session without a sign-in of its own (header and jwt modes) exists only for its flows:
+    // it ends with the newest of them. The demo's signed-in session keeps its own length.
+    const expiresAt = req.session.demoUserId === undefined ? endWithFlows(req, FLOW_TTL_MS) : sessionExpiry(req, deps.config);
+    // The flow, the session and the user's set of sessions are independent writes: sent
+    // together, they cost one wait for Redis instead of three. Should one fail, the others are
+    // harmless (an unused flow expires; a saved session only names its user; an entry in the set
+    // expires with the session) and the answer is a 503 either way.
     const [state] = await Promise.all([
       deps.flows.create(req.sessionID, { userId, kind, returnTo, connectionId, withCode: code !== null }),
       sessionOp(req, 'save'),
+      deps.sessions.track(userId, req.sessionID, expiresAt),
     ]);
     const location = webviewUrl(deps.config, webviewLang(deps.config, req), kind, {
       state,

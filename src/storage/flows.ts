@@ -107,6 +107,15 @@ export class FlowStore {
     return this.now() - finished.finishedAt > FLOW_TTL_MS ? null : finished;
   }
 
+  /** Deletes every pending flow of a session (an evicted session): their callbacks are refused. */
+  async dropSession(sessionId: string): Promise<void> {
+    const s = digest(sessionId);
+    const index = this.keys.flowIndex(s);
+    const hashes = await guard(this.redis.lrange(index, 0, -1), this.onStoreError);
+    // One slot (the session's hash tag): one DEL for the flows and their index.
+    await guard(this.redis.del(index, ...hashes.map((h) => this.keys.flow(s, h))), this.onStoreError);
+  }
+
   /** Pending flows of a session (expired ones included until they are pushed out). */
   async count(sessionId: string): Promise<number> {
     return guard(this.redis.llen(this.keys.flowIndex(digest(sessionId))), this.onStoreError);

@@ -18,6 +18,8 @@ export interface Keys {
   flowIndex(sessionHash: string): string;
   /** A flow of that session finished well: what a reload of its callback shows. */
   flowDone(sessionHash: string, stateHash: string): string;
+  /** The sessions bound to one user, scored by their expiry (storage/user-sessions.ts): one key, its own slot. */
+  userSessions(userId: string): string;
   connectionsCache(userId: string): string;
   connectionsLock(userId: string): string;
   /** Changes on every invalidation, so a fill that began before it cannot store stale data. */
@@ -54,6 +56,7 @@ export function createKeys(prefix: string): Keys {
     flow: (s, h) => `${prefix}flow:{${s}}:${h}`,
     flowIndex: (s) => `${prefix}flows:{${s}}`,
     flowDone: (s, h) => `${prefix}flow-done:{${s}}:${h}`,
+    userSessions: (userId) => `${prefix}user-sessions:{${enc(userId)}}`,
     connectionsCache: (userId) => `${prefix}connections:{${enc(userId)}}`,
     connectionsLock: (userId) => `${prefix}connections-lock:{${enc(userId)}}`,
     connectionsGeneration: (userId) => `${prefix}connections-gen:{${enc(userId)}}`,

@@ -13,6 +13,11 @@ declare module 'express-session' {
     userId?: string;
     /** Demo mode only: the id typed on the sign-in page. */
     demoUserId?: string;
+    /**
+     * Set on a session that only binds a browser to its pending flows: when the newest of them
+     * expires (ms since the epoch), and the session with it.
+     */
+    flowsUntil?: number;
   }
 }
 
@@ -96,6 +101,26 @@ export function createSessionMiddleware(config: Config, redis: RedisClient, keys
       next(err);
     });
   };
+}
+
+/**
+ * A session that only binds a browser to its pending flows (no sign-in of its own) lives as long
+ * as the newest of them, not SESSION_TTL_SECONDS: cookie and Redis key both. express-session
+ * takes a per-session cookie.maxAge (kept in the stored session as originalMaxAge, so every later
+ * touch renews it by that much), and connect-redis sets the key's TTL from the cookie's expiry.
+ * `flowsUntil` changes with each flow, so express-session sends the cookie again with its new
+ * expiry (it sends a known session's cookie only when the session changed). Returns the expiry.
+ */
+export function endWithFlows(req: Request, flowTtlMs: number): number {
+  req.session.cookie.maxAge = flowTtlMs;
+  const until = req.session.cookie.expires?.getTime() ?? Date.now() + flowTtlMs;
+  req.session.flowsUntil = until;
+  return until;
+}
+
+/** When the session's cookie (and so its Redis key) expires, in ms since the epoch. */
+export function sessionExpiry(req: Request, config: Config): number {
+  return req.session.cookie.expires?.getTime() ?? Date.now() + config.sessionTtlSeconds * 1000;
 }
 
 type SessionOp = 'regenerate' | 'save' | 'destroy';

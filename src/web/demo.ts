@@ -7,7 +7,8 @@ import { singleParam } from '../http/params.js';
 import { defaultLanding, safeReturnTo } from '../http/return-to.js';
 import type { RouteSpec } from '../http/routes.js';
 import { languageOf, messagesWhere, t, type Lang } from '../i18n/index.js';
-import { sessionOp } from '../storage/session.js';
+import { sessionExpiry, sessionOp } from '../storage/session.js';
+import type { UserSessions } from '../storage/user-sessions.js';
 import { APP_CSS } from './assets.js';
 import { DEMO_JS } from './demo-script.js';
 
@@ -16,6 +17,8 @@ export interface WebDeps {
   auth: Authenticator;
   /** The session middleware: the demo knows its user from the session. */
   session: RequestHandler;
+  /** The bound on sessions per user: a sign-in counts as one. */
+  sessions: UserSessions;
 }
 
 /**
@@ -113,7 +116,8 @@ ${scriptMessages(lang)}
       await sessionOp(req, 'regenerate');
       req.session.demoUserId = userId;
       req.session.userId = userId;
-      await sessionOp(req, 'save');
+      // The sign-in keeps SESSION_TTL_SECONDS (the cookie's default length).
+      await Promise.all([sessionOp(req, 'save'), deps.sessions.track(userId, req.sessionID, sessionExpiry(req, config))]);
       res.status(204).end();
     },
   });
@@ -124,6 +128,8 @@ ${scriptMessages(lang)}
     format: 'json',
     use: [deps.session],
     handler: async (req, res) => {
+      const signedIn = req.session.userId;
+      if (signedIn !== undefined) await deps.sessions.forget(signedIn, req.sessionID);
       await sessionOp(req, 'destroy');
       res.status(204).end();
     },

@@ -24,7 +24,19 @@ import { waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
-const FAMILIES = ['sess:*', 'token:*', 'token-write:*', 'flow:*', 'flows:*', 'flow-done:*', 'connections*', 'rl*', 'webhook-seen:*', 'powens-user:*'];
+const FAMILIES = [
+  'sess:*',
+  'user-sessions:*',
+  'token:*',
+  'token-write:*',
+  'flow:*',
+  'flows:*',
+  'flow-done:*',
+  'connections*',
+  'rl*',
+  'webhook-seen:*',
+  'powens-user:*',
+];
 
 describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
   const prefix = `walk${randomBytes(3).toString('hex')}:`;
@@ -89,12 +101,13 @@ describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
       back.searchParams.set('state', 'F'.repeat(43));
       expectErrorPage(stack, await b.get(back.href), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
     }
-    // 2. A spent state: the replay of a callback that linked, in the same session (a reload:
-    // "connected", nothing exchanged again) and by another user of that browser (refused).
+    // 2. A spent state: the replay of a callback that linked, in its session (the page says it went
+    // through), in another browser and by another user of that browser (refused).
     {
       const { b, back } = await throughWebview('spent');
       expect((await b.get(back.href)).status).toBe(303);
       expect((await b.get(back.href)).status).toBe(200);
+      expectErrorPage(stack, await stack.browser('spent').get(back.href), { status: 400, errorCode: 'SESSION_COOKIE_MISSING', retry: '/connect' });
       expectErrorPage(stack, await b.get(back.href, { 'x-user-id': 'spent-other' }), { status: 400, errorCode: 'STATE_INVALID', retry: '/connect' });
     }
     // 3. An expired state.

@@ -24,7 +24,9 @@ beforeAll(async () => {
   testRedis = await startTestRedis();
   admin = new Redis(testRedis.url);
   // Every key family of the service but `powens-user:`.
-  const patterns = ['sess:*', 'token:*', 'token-write:*', 'flow:*', 'flows:*', 'flow-done:*', 'connections*', 'rl*', 'webhook-seen:*'].map((p) => `~${PREFIX}${p}`);
+  const patterns = ['sess:*', 'user-sessions:*', 'token:*', 'token-write:*', 'flow:*', 'flows:*', 'connections*', 'rl*', 'webhook-seen:*'].map(
+    (p) => `~${PREFIX}${p}`,
+  );
   await admin.call('ACL', 'SETUSER', ACL_USER, 'on', `>${ACL_PASSWORD}`, 'resetkeys', ...patterns, '+@all');
   const url = new URL(testRedis.url);
   url.username = ACL_USER;

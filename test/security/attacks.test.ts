@@ -1460,12 +1460,13 @@ function unexplained(all: Change[], allow: Allowance[], keys: Keys, prefix: stri
   for (const c of all) {
     const ok = allow.some((a) => {
       switch (a.kind) {
+        // A session that names a user enters that user's set of sessions (the bound on sessions per user).
         case 'new-session':
-          return c.what === 'added' && c.key.startsWith(keys.sessionPrefix);
+          return (c.what === 'added' && c.key.startsWith(keys.sessionPrefix)) || (c.what !== 'removed' && c.key.startsWith(`${prefix}user-sessions:`));
         case 'new-flow':
           return (
             (c.what === 'added' && (c.key.startsWith(keys.sessionPrefix) || c.key.startsWith(`${prefix}flow:`))) ||
-            (c.what !== 'removed' && c.key.startsWith(`${prefix}flows:`))
+            (c.what !== 'removed' && (c.key.startsWith(`${prefix}flows:`) || c.key.startsWith(`${prefix}user-sessions:`)))
           );
         case 'flow-consumed': {
           const s = digest(a.sessionId);

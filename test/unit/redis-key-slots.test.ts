@@ -36,6 +36,9 @@ describe('Redis Cluster slots', () => {
         [keys.token('{a}b'), keys.tokenWrite('{a}b', 'w1')],
       ];
       for (const group of together) expect(new Set(group.map(hashedPart)).size).toBe(1);
+      // A user id cannot forge the hash tag of a user's set of sessions, nor land it in another user's slot.
+      expect(keys.userSessions('x}y{z')).toContain('{x%7Dy%7Bz}');
+      expect(keys.userSessions('x}y{z')).not.toContain('}y{');
     },
   );
 
