@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
@@ -19,11 +19,17 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export const TRACER_NAME = 'powens-connect-bff';
 
-let cached: Tracer | undefined;
+let cached: { provider: TracerProvider; tracer: Tracer } | undefined;
 
-/** The API's proxy tracer: a no-op until an SDK is registered, the SDK's tracer after. */
+/**
+ * The API's tracer: a no-op until an SDK is registered, the SDK's tracer after. Kept per
+ * provider: unregistering (`trace.disable()`, at shutdown) replaces the API's provider, and a
+ * tracer of the old one would keep recording for an SDK that exports nothing any more.
+ */
 function tracer(): Tracer {
-  return (cached ??= trace.getTracer(TRACER_NAME));
+  const provider = trace.getTracerProvider();
+  if (cached?.provider !== provider) cached = { provider, tracer: provider.getTracer(TRACER_NAME) };
+  return cached.tracer;
 }
 
 /** Methods of the HTTP semantic conventions; any other is reported as `_OTHER`. */
