@@ -44,7 +44,14 @@ export interface RedisConfig {
   minReplicas: 'auto' | number;
 }
 
-export const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 
 /** OpenTelemetry tracing (the OTEL_* variables): off, or where and how spans are exported. */

@@ -590,7 +590,8 @@ export const SERVICE_VARIABLES = {
     section: 'Tracing',
     type: t.keyValues(),
     example: 'deployment.environment.name=production,service.namespace=bank',
-    description: 'More resource attributes of the spans, `key=value` pairs separated by commas, values URL-encoded; `OTEL_SERVICE_NAME` wins over a `service.name` here.',
+    description:
+      'More resource attributes of the spans, `key=value` pairs separated by commas, values URL-encoded; `OTEL_SERVICE_NAME` wins over a `service.name` here.',
   }),
   OTEL_TRACES_SAMPLER: variable({
     section: 'Tracing',

@@ -123,11 +123,11 @@ export class ConnectionsCache {
 
   private async acquire(userId: string): Promise<Acquired> {
     const lockToken = randomToken(16);
-    const reply = (await guard(this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)), this.options.onStoreError, 'cache_acquire')) as [
-      string,
-      string,
-      string,
-    ];
+    const reply = (await guard(
+      this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)),
+      this.options.onStoreError,
+      'cache_acquire',
+    )) as [string, string, string];
     const [kind, generation, cached] = reply;
     if (kind === 'hit') {
       const hit = parse(cached);
@@ -145,7 +145,11 @@ export class ConnectionsCache {
       await this.release(userId, lockToken).catch(() => undefined);
       throw err;
     }
-    await guard(this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken), this.options.onStoreError, 'cache_store');
+    await guard(
+      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken),
+      this.options.onStoreError,
+      'cache_store',
+    );
     return json;
   }
 

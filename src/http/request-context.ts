@@ -100,7 +100,15 @@ export function requestContext({ logger, metrics, lifecycle }: RequestContextDep
       if (!aborted) metrics.httpDuration.observe({ method: req.method, route, status: String(status) }, ms / 1000);
       if (span.isRecording()) {
         const matched = route !== UNMATCHED_ROUTE ? route : undefined;
-        endServerSpan(span, { method: req.method, scheme: req.protocol, route: matched, path: pathOnly(req.originalUrl), status, errorCode: locals.errorCode, aborted });
+        endServerSpan(span, {
+          method: req.method,
+          scheme: req.protocol,
+          route: matched,
+          path: pathOnly(req.originalUrl),
+          status,
+          errorCode: locals.errorCode,
+          aborted,
+        });
       }
       const level: Level = status >= 500 ? 'error' : status >= 400 || aborted ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;

@@ -87,7 +87,9 @@ export function startTracing(config: Config['tracing'], logger: Logger): Tracing
     sampler: sampler(config),
     // The SDK's defaults, written out so that no OTEL_BSP_* variable changes them behind the
     // configuration's back: a batch every 5 s or 512 spans, at most 2048 waiting (then dropped).
-    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 5000, maxExportBatchSize: 512, maxQueueSize: 2048, exportTimeoutMillis: config.timeoutMs })],
+    spanProcessors: [
+      new BatchSpanProcessor({ exporter, scheduledDelayMillis: 5000, maxExportBatchSize: 512, maxQueueSize: 2048, exportTimeoutMillis: config.timeoutMs }),
+    ],
   });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

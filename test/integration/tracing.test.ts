@@ -117,7 +117,10 @@ describe('tracing (OTEL_* variables, OTLP over HTTP)', () => {
 
   /** Every attribute value and span name of `list`, as text. */
   function everything(list: OtlpSpan[]): string[] {
-    return list.flatMap((s) => [s.name, ...(s.attributes ?? []).map((a) => String(a.value.stringValue ?? a.value.intValue ?? a.value.boolValue ?? a.value.doubleValue))]);
+    return list.flatMap((s) => [
+      s.name,
+      ...(s.attributes ?? []).map((a) => String(a.value.stringValue ?? a.value.intValue ?? a.value.boolValue ?? a.value.doubleValue)),
+    ]);
   }
 
   function expectNoneOf(list: OtlpSpan[], secrets: Record<string, string | undefined>): void {
@@ -165,7 +168,11 @@ describe('tracing (OTEL_* variables, OTLP over HTTP)', () => {
     expect(names).toEqual(expect.arrayContaining(['powens token.access', 'redis session_get', 'redis flow_take', 'redis token_write']));
     const exchange = children.find((s) => s.name === 'powens token.access') as OtlpSpan;
     expect(exchange.kind).toBe(CLIENT);
-    expect({ endpoint: attr(exchange, 'powens.endpoint'), status: attr(exchange, 'http.response.status_code'), attempts: attr(exchange, 'powens.attempts') }).toEqual({
+    expect({
+      endpoint: attr(exchange, 'powens.endpoint'),
+      status: attr(exchange, 'http.response.status_code'),
+      attempts: attr(exchange, 'powens.attempts'),
+    }).toEqual({
       endpoint: 'token.access',
       status: 200,
       attempts: 1,
