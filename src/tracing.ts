@@ -1,5 +1,7 @@
 import {
   context,
+  INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -55,11 +57,13 @@ function knownMethod(method: string): string {
  * The span of one incoming request, a child of the caller's trace when the request carries a
  * W3C `traceparent`. Named by its method until the route is known (`endServerSpan`).
  */
-export function startServerSpan(method: string, headers: IncomingHttpHeaders): { span: Span; ctx: Context } {
+export function startServerSpan(method: string, headers: IncomingHttpHeaders): { span: Span; ctx: Context | undefined } {
   const parent = propagation.extract(ROOT_CONTEXT, headers);
   const known = knownMethod(method);
   const span = tracer().startSpan(known, { kind: SpanKind.SERVER, attributes: { 'http.request.method': known } }, parent);
-  return { span, ctx: trace.setSpan(parent, span) };
+  // Tracing off: no context to carry (setting one copies a map, a quarter of a microsecond).
+  // A span sampled out still has a valid context, carried on so Powens hears the decision.
+  return { span, ctx: isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : undefined };
 }
 
 export interface ServerSpanEnd {
@@ -99,14 +103,25 @@ export function endServerSpan(span: Span, end: ServerSpanEnd): void {
   span.end();
 }
 
-/** Runs `fn` with `ctx` as the active context, so the spans started under it are its children. */
-export function withContext<T>(ctx: Context, fn: () => T): T {
-  return context.with(ctx, fn);
+/**
+ * Runs `fn` with `ctx` as the active context, so the spans started under it are its children;
+ * without a context (tracing off), just runs it.
+ */
+export function withContext<T>(ctx: Context | undefined, fn: () => T): T {
+  return ctx === undefined ? fn() : context.with(ctx, fn);
 }
 
-/** A child of the active span (the request's, or a Powens call's). */
+/** What a span outside any trace is: nothing, shared. */
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * A child of the active span (the request's). Outside a trace (tracing off, or work no request
+ * started) there is no span at all, at the cost of one map lookup.
+ */
 export function startSpan(name: string, attributes: Attributes, kind: SpanKind = SpanKind.INTERNAL): Span {
-  return tracer().startSpan(name, { kind, attributes }, context.active());
+  const parent = context.active();
+  if (trace.getSpan(parent) === undefined) return NO_SPAN;
+  return tracer().startSpan(name, { kind, attributes }, parent);
 }
 
 /** Marks a span failed with a catalogue code (never an error message: those may quote input). */
@@ -121,6 +136,7 @@ export function failSpan(span: Span, errorType: string): void {
  */
 export function traceHeaders(span: Span): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (!isSpanContextValid(span.spanContext())) return headers;
   propagation.inject(trace.setSpan(context.active(), span), headers);
   return headers;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging.js';
 import { startTracing } from '../../src/ops/tracing.js';
-import { startSpan } from '../../src/tracing.js';
+import { startServerSpan, startSpan, withContext } from '../../src/tracing.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -48,9 +48,13 @@ describe('tracing export as OTLP/HTTP protobuf', () => {
     if (!result.ok) throw new Error(result.problems.join('\n'));
     const tracing = startTracing(result.config.tracing, createLogger('silent'));
     expect(tracing).toBeDefined();
-    const span = startSpan('redis token_read', { 'db.system.name': 'redis' });
-    expect(span.isRecording()).toBe(true);
-    span.end();
+    const { span: request, ctx } = startServerSpan('GET', {});
+    withContext(ctx, () => {
+      const span = startSpan('redis token_read', { 'db.system.name': 'redis' });
+      expect(span.isRecording()).toBe(true);
+      span.end();
+    });
+    request.end();
     await tracing?.flush();
     await waitFor(() => received.length > 0, { timeoutMs: 10_000, what: 'an export at the receiver' });
     await tracing?.shutdown();
@@ -63,6 +67,6 @@ describe('tracing export as OTLP/HTTP protobuf', () => {
     expect(first?.body.includes('bff-protobuf-check')).toBe(true);
 
     // Unregistered: the API is back to its no-ops.
-    expect(startSpan('after shutdown', {}).isRecording()).toBe(false);
+    expect(startServerSpan('GET', {}).span.isRecording()).toBe(false);
   });
 });
