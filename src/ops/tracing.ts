@@ -47,6 +47,21 @@ function sampler(cfg: On): Sampler {
 }
 
 /**
+ * The SDK reports an export failure as a serialized exception (stack included): its message is
+ * enough for the log.
+ */
+function reasonOf(message: unknown): string {
+  if (typeof message !== 'string') return 'unknown';
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (typeof parsed === 'object' && parsed !== null && 'message' in parsed && typeof parsed.message === 'string') return parsed.message.slice(0, 200);
+  } catch {
+    // Not JSON: a plain diagnostic line.
+  }
+  return message.slice(0, 200);
+}
+
+/**
  * Turns tracing on for this process, when the configuration says so (else returns undefined and
  * the API stays a no-op): an SDK tracer provider with a batch processor and an OTLP/HTTP
  * exporter, the AsyncLocalStorage context manager (a request's spans find their parent across
@@ -66,10 +81,10 @@ function sampler(cfg: On): Sampler {
 export function startTracing(config: Config['tracing'], logger: Logger): Tracing | undefined {
   if (!config.enabled) return undefined;
   let lastLog = Number.NEGATIVE_INFINITY;
-  const report = (message: string): void => {
+  const report = (message: unknown): void => {
     if (Date.now() - lastLog < 10_000) return;
     lastLog = Date.now();
-    logger.warn({ tracing: config.url }, `tracing: ${message}`);
+    logger.warn({ tracing: config.url, reason: reasonOf(message) }, 'tracing: the OpenTelemetry SDK reported a problem (spans may be lost)');
   };
   const quiet = (): void => undefined;
   diag.setLogger({ error: report, warn: report, info: quiet, debug: quiet, verbose: quiet }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
@@ -88,7 +103,13 @@ export function startTracing(config: Config['tracing'], logger: Logger): Tracing
     // The SDK's defaults, written out so that no OTEL_BSP_* variable changes them behind the
     // configuration's back: a batch every 5 s or 512 spans, at most 2048 waiting (then dropped).
     spanProcessors: [
-      new BatchSpanProcessor({ exporter, scheduledDelayMillis: 5000, maxExportBatchSize: 512, maxQueueSize: 2048, exportTimeoutMillis: config.timeoutMs }),
+      new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis: 5000,
+        maxExportBatchSize: 512,
+        maxQueueSize: 2048,
+        exportTimeoutMillis: config.timeoutMs + 1000,
+      }),
     ],
   });
   trace.setGlobalTracerProvider(provider);

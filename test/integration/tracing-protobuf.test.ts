@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging.js';
 import { startTracing } from '../../src/ops/tracing.js';
 import { startServerSpan, startSpan, withContext } from '../../src/tracing.js';
+import { freePort } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -12,6 +13,8 @@ import { waitFor } from '../helpers/wait.js';
  * OTEL_EXPORTER_OTLP_HEADERS, and what shutdown leaves behind. tracing.test.ts reads the spans
  * themselves, in JSON; here a receiver on loopback only checks what arrives.
  */
+
+jest.setTimeout(60_000);
 
 describe('tracing export as OTLP/HTTP protobuf', () => {
   let receiver: Server;
@@ -68,5 +71,32 @@ describe('tracing export as OTLP/HTTP protobuf', () => {
 
     // Unregistered: the API is back to its no-ops.
     expect(startServerSpan('GET', {}).span.isRecording()).toBe(false);
+  });
+
+  it('logs an export that fails at warn, with its reason and without the export headers', async () => {
+    const result = loadConfig({
+      POWENS_DOMAIN: 'acme-sandbox',
+      POWENS_CLIENT_ID: 'client-id-123',
+      POWENS_CLIENT_SECRET: 'client-secret-0123456789',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=never-logged-0123456789',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+    });
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const lines: string[] = [];
+    const tracing = startTracing(result.config.tracing, createLogger('info', { write: (line: string) => void lines.push(line) }));
+    // Exported by the batch processor's timer (5 s), failing after the exporter's retries (1 s).
+    startServerSpan('GET', {}).span.end();
+    startServerSpan('GET', {}).span.end();
+    await waitFor(() => lines.some((l) => l.includes('"level":"warn"') && l.includes('tracing:')), {
+      timeoutMs: 20_000,
+      what: 'a warning about the failed export',
+      detail: () => lines.join('\n'),
+    });
+    await tracing?.shutdown();
+    const warnings = lines.filter((l) => l.includes('"level":"warn"'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0] ?? '{}')).toMatchObject({ reason: expect.any(String), tracing: expect.stringContaining('/v1/traces') });
+    expect(lines.join('\n')).not.toContain('never-logged');
   });
 });
