@@ -110,8 +110,9 @@ export function createApiRouter(ctx: EmulatorContext): Router {
 
   /** Counts the call and applies the knobs of the endpoint before its handler. */
   function knobbed(endpoint: EmulatorEndpoint): RequestHandler {
-    return async (_req: Request, res: Response, next: NextFunction): Promise<void> => {
-      const plan: KnobPlan = ctx.registry.take(endpoint);
+    return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      const traceparent = req.headers.traceparent;
+      const plan: KnobPlan = ctx.registry.take(endpoint, typeof traceparent === 'string' ? traceparent : null);
       if (plan.delayMs > 0 && !(await waitWhileConnected(plan.delayMs, res))) return;
       const rule = plan.terminal;
       if (rule === undefined) {

@@ -130,6 +130,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
       store.clear();
     },
     calls: (endpoint) => registry.calls(endpoint),
+    traceparents: (endpoint) => registry.traceparents(endpoint),
     sendWebhook: (url, payload, opts) => sendWebhook(url, payload, opts, nextWebhookId),
     webhookPayload: (event, subject) => buildWebhookPayload(store, now(), event, subject),
   };

@@ -275,7 +275,7 @@ export function createControlRouter(ctx: EmulatorContext, knobs: EmulatorKnobs):
   });
 
   router.get('/calls', (_req, res) => {
-    res.json({ calls: ctx.registry.callsByEndpoint(), total: ctx.registry.calls() });
+    res.json({ calls: ctx.registry.callsByEndpoint(), total: ctx.registry.calls(), traceparents: ctx.registry.traceparents() });
   });
 
   router.get('/snapshot', (_req, res) => {

@@ -61,6 +61,8 @@ function checkTimes(times: number | undefined): number {
 export class KnobRegistry {
   private readonly rules = new Map<EmulatorEndpoint, KnobRule[]>();
   private readonly counts = new Map<EmulatorEndpoint, number>();
+  /** The W3C `traceparent` of the latest calls (null: none sent), oldest first, at most 1000. */
+  private readonly traced: { endpoint: EmulatorEndpoint; traceparent: string | null }[] = [];
 
   private add(endpoint: EmulatorEndpoint, rule: KnobRule): void {
     const list = this.rules.get(endpoint);
@@ -101,8 +103,10 @@ export class KnobRegistry {
    * Counts one call and decides its fate: every active delay applies (and uses one of its times),
    * then the oldest active fail/hang/malformed rule, if any, uses one of its times and applies.
    */
-  take(endpoint: EmulatorEndpoint): KnobPlan {
+  take(endpoint: EmulatorEndpoint, traceparent: string | null = null): KnobPlan {
     this.counts.set(endpoint, (this.counts.get(endpoint) ?? 0) + 1);
+    this.traced.push({ endpoint, traceparent });
+    if (this.traced.length > 1000) this.traced.shift();
     const list = this.rules.get(endpoint);
     const plan: KnobPlan = { delayMs: 0, terminal: undefined };
     if (list === undefined) return plan;
@@ -134,9 +138,16 @@ export class KnobRegistry {
     return out;
   }
 
-  /** Clears the rules and the call counters. */
+  /** The `traceparent` header of each recent call (to `endpoint`, or to any), oldest first. */
+  traceparents(endpoint?: EmulatorEndpoint): { endpoint: EmulatorEndpoint; traceparent: string | null }[] {
+    const ep = endpoint === undefined ? undefined : checkEndpoint(endpoint);
+    return this.traced.filter((t) => ep === undefined || t.endpoint === ep).map((t) => ({ ...t }));
+  }
+
+  /** Clears the rules, the call counters and the recorded trace headers. */
   clear(): void {
     this.rules.clear();
     this.counts.clear();
+    this.traced.length = 0;
   }
 }

@@ -64,6 +64,11 @@ export interface EmulatorKnobs {
   /** Number of API calls received by an endpoint, or by all of them. */
   calls(endpoint?: EmulatorEndpoint): number;
   /**
+   * The W3C `traceparent` header of the latest API calls (null when the call had none), oldest
+   * first, at most 1000: what a tracing client sent on to Powens.
+   */
+  traceparents(endpoint?: EmulatorEndpoint): { endpoint: EmulatorEndpoint; traceparent: string | null }[];
+  /**
    * POSTs a webhook to `url`, the URL registered for its event (`webhookUrl(base, event)`), as
    * Powens would (an `id_webhook_data` added to an object payload that has none), signed with
    * `hmacSecret` over the URL's path and/or with `Authorization: Bearer <bearer>`. Resolves

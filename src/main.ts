@@ -7,12 +7,15 @@ import { Metrics } from './metrics.js';
 import { PowensClient } from './powens/client.js';
 import { connectRedis, createRedis, describeRedis, type RedisClient } from './storage/redis.js';
 import { startServer } from './server.js';
+import { startTracing } from './ops/tracing.js';
 
 /**
  * Start-up: config (every problem listed, exit 1, no stack), Redis (clear error if it cannot be
  * reached), the app, then signals. `start` is shared with the demo launcher.
  */
 export async function start(config: Config, redis: RedisClient, logger: Logger): Promise<void> {
+  // Before anything serves: off (the API's no-ops) unless the OTEL_* variables turn it on.
+  const tracing = startTracing(config.tracing, logger);
   const metrics = new Metrics();
   let lastRedisLog = 0;
   redis.on('error', (err: unknown) => {
@@ -71,7 +74,12 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
         stopping = true;
         // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not
         // hold the exit up (a paused Redis would only answer after the command timeout).
-        await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 300).unref())]);
+        // Meanwhile, within the same 300 ms, the spans of the last requests are exported (the
+        // batch processor holds up to 5 s of them).
+        await Promise.all([
+          Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 300).unref())]),
+          tracing?.shutdown(300).catch(() => undefined),
+        ]);
         redis.disconnect();
         logger.info('stopped');
         process.exit(0);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { applyRules, authMode, DEMO_RULES, isProduction, SERVICE_RULES, STORAGE_RULES } from './rules.js';
-import type { AuthConfig, Config, ConfigResult, DemoConfigResult, Env, RedisConfig, StorageConfigResult, TokenKey } from './types.js';
+import type { AuthConfig, Config, ConfigResult, DemoConfigResult, Env, RedisConfig, StorageConfigResult, TokenKey, TracingConfig } from './types.js';
 import { httpUrl } from './values.js';
 import { DEMO_DEFAULTS, DEMO_VARIABLES, SERVICE_VARIABLES, type ServiceName, type Variable } from './variables.js';
 
@@ -54,6 +54,32 @@ function redisConfig(e: Pick<Parsed, Extract<ServiceName, `REDIS_${string}`>>): 
     commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     startupTimeoutMs: e.REDIS_STARTUP_TIMEOUT_MS,
     minReplicas: e.REDIS_MIN_REPLICAS,
+  };
+}
+
+/**
+ * Tracing is off by default: on with OTEL_TRACES_EXPORTER=otlp or an OTLP endpoint, off again
+ * with OTEL_TRACES_EXPORTER=none, and OTEL_SDK_DISABLED=true wins over everything. A signal's own
+ * endpoint is used as it is; the base endpoint gets `v1/traces` (OpenTelemetry, "OTLP Exporter
+ * Configuration").
+ */
+function tracingConfig(e: Pick<Parsed, Extract<ServiceName, `OTEL_${string}`>>): TracingConfig {
+  const endpoint = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracesEndpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const exporter = e.OTEL_TRACES_EXPORTER ?? (endpoint !== undefined || tracesEndpoint !== undefined ? 'otlp' : 'none');
+  if (e.OTEL_SDK_DISABLED || exporter === 'none') return { enabled: false };
+  const base = endpoint ?? 'http://localhost:4318/';
+  return {
+    enabled: true,
+    url: tracesEndpoint ?? `${base.endsWith('/') ? base : `${base}/`}v1/traces`,
+    protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: e.OTEL_EXPORTER_OTLP_HEADERS ?? {},
+    compression: e.OTEL_EXPORTER_OTLP_COMPRESSION,
+    timeoutMs: e.OTEL_EXPORTER_OTLP_TIMEOUT,
+    serviceName: e.OTEL_SERVICE_NAME,
+    resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES ?? {},
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG,
   };
 }
 
@@ -139,6 +165,7 @@ function toConfig(e: Parsed): Config {
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxConnections: e.MAX_CONNECTIONS,
+    tracing: tracingConfig(e),
     generated,
   };
 }

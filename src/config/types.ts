@@ -44,6 +44,33 @@ export interface RedisConfig {
   minReplicas: 'auto' | number;
 }
 
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
+/** OpenTelemetry tracing (the OTEL_* variables): off, or where and how spans are exported. */
+export type TracingConfig =
+  | { enabled: false }
+  | {
+      enabled: true;
+      /** The OTLP/HTTP traces URL, `/v1/traces` included. */
+      url: string;
+      protocol: 'http/protobuf' | 'http/json';
+      headers: Record<string, string>;
+      compression: 'none' | 'gzip';
+      timeoutMs: number;
+      serviceName: string;
+      resourceAttributes: Record<string, string>;
+      sampler: TraceSampler;
+      samplerRatio: number;
+    };
+
 export interface Config {
   production: boolean;
   nodeEnv: string;
@@ -100,6 +127,7 @@ export interface Config {
   requestTimeoutMs: number;
   /** 0: no cap. */
   maxConnections: number;
+  tracing: TracingConfig;
   /** Values generated because the variable was unset outside production; the caller warns. */
   generated: string[];
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { AUTH_MODES, LOG_LEVELS, WEBVIEW_LANGS, type TokenKey, type TrustProxy } from './types.js';
+import { AUTH_MODES, LOG_LEVELS, TRACE_SAMPLERS, WEBVIEW_LANGS, type TokenKey, type TrustProxy } from './types.js';
 
 /**
  * The types of single variables: each takes the trimmed, non-empty text of one variable and
@@ -83,6 +83,7 @@ export function timeZone() {
 
 export const logLevel = () => oneOf(LOG_LEVELS);
 export const webviewLang = () => oneOf(WEBVIEW_LANGS);
+export const traceSampler = () => oneOf(TRACE_SAMPLERS);
 export const authMode = () =>
   z.string().refine((v): v is (typeof AUTH_MODES)[number] => (AUTH_MODES as readonly string[]).includes(v), {
     message: 'must be header, jwt or demo',
@@ -162,6 +163,47 @@ export function hostPorts() {
     }
     return out;
   });
+}
+
+/** An OTLP/HTTP receiver: an http(s) URL without credentials (those go in OTEL_EXPORTER_OTLP_HEADERS). */
+export function otlpUrl() {
+  return z.string().transform((v, ctx) => {
+    const u = parseUrl(v);
+    if (!isHttp(u)) return fail(ctx, 'must be an http or https URL');
+    if (u.username !== '' || u.password !== '') return fail(ctx, 'must not carry credentials (put them in OTEL_EXPORTER_OTLP_HEADERS)');
+    return u.href;
+  });
+}
+
+/**
+ * `key=value,key=value`, values URL-encoded: the W3C Baggage-like list of OTEL_EXPORTER_OTLP_HEADERS
+ * and OTEL_RESOURCE_ATTRIBUTES (OpenTelemetry, "Environment Variable Specification").
+ */
+export function keyValues() {
+  return z.string().transform((v, ctx) => {
+    const out: Record<string, string> = {};
+    for (const pair of list(v)) {
+      const eq = pair.indexOf('=');
+      const key = eq > 0 ? pair.slice(0, eq).trim() : '';
+      if (!/^[A-Za-z0-9._-]+$/.test(key)) return fail(ctx, 'must be key=value pairs separated by commas');
+      let value: string;
+      try {
+        value = decodeURIComponent(pair.slice(eq + 1).trim());
+      } catch {
+        return fail(ctx, 'must be key=value pairs separated by commas, values URL-encoded');
+      }
+      out[key] = value;
+    }
+    return out;
+  });
+}
+
+/** A number from 0 to 1. */
+export function ratio() {
+  return z
+    .string()
+    .refine((v) => /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(v), { message: 'must be a number from 0 to 1' })
+    .transform(Number);
 }
 
 export function bool() {

@@ -22,6 +22,7 @@ export const SECTIONS = [
   'Webhooks',
   'Rate limits',
   'Operations',
+  'Tracing',
   'Emulator and demo',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -526,6 +527,86 @@ export const SERVICE_VARIABLES = {
     description:
       'Most client connections the process keeps open at once; more are closed as they arrive. Keep it below the open-file limit (`ulimit -n`) less some 100 for Redis and Powens. `0`: no cap.',
   }),
+  // --- Tracing: the standard names of the OpenTelemetry SDK configuration, read here like every
+  // other variable and handed to the SDK explicitly (src/ops/tracing.ts).
+  OTEL_SDK_DISABLED: variable({
+    section: 'Tracing',
+    type: t.bool(),
+    default: 'false',
+    description: '`true`: no tracing, whatever the other `OTEL_*` variables say.',
+  }),
+  OTEL_TRACES_EXPORTER: variable({
+    section: 'Tracing',
+    type: t.oneOf(['otlp', 'none'] as const, 'must be otlp or none (the service exports OTLP over HTTP only)'),
+    example: 'otlp',
+    defaultNote: '`otlp` when an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set, else `none`',
+    description:
+      'Tracing is off unless this is `otlp` or an endpoint below is set; `none` turns it off even then. On: a span per request, with child spans for Powens calls and Redis operations (README, Tracing).',
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: variable({
+    section: 'Tracing',
+    type: t.otlpUrl(),
+    example: 'http://otel-collector:4318',
+    defaultNote: 'unset: `http://localhost:4318` when tracing is on',
+    description: 'Base URL of the OTLP/HTTP receiver (a collector, Jaeger, Tempo...): spans go to `/v1/traces` under it. Setting it turns tracing on.',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: variable({
+    section: 'Tracing',
+    type: t.otlpUrl(),
+    example: 'http://otel-collector:4318/v1/traces',
+    description: 'Full URL spans are sent to, used as it is; wins over `OTEL_EXPORTER_OTLP_ENDPOINT`. Setting it turns tracing on.',
+  }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: variable({
+    section: 'Tracing',
+    type: t.oneOf(['http/protobuf', 'http/json'] as const, 'must be http/protobuf or http/json (gRPC is not supported: use the OTLP/HTTP port, 4318)'),
+    default: 'http/protobuf',
+    description: 'Body encoding of the OTLP/HTTP export: `http/protobuf` or `http/json`.',
+  }),
+  OTEL_EXPORTER_OTLP_HEADERS: variable({
+    section: 'Tracing',
+    type: t.keyValues(),
+    secret: true,
+    example: '<x-api-key=the key of your tracing backend>',
+    description: 'Headers sent with every export, `key=value` pairs separated by commas, values URL-encoded (an API key of a hosted backend).',
+  }),
+  OTEL_EXPORTER_OTLP_TIMEOUT: variable({
+    section: 'Tracing',
+    type: t.int(1000, 60000),
+    default: '10000',
+    description: 'Milliseconds an export may take before it is abandoned (its spans are dropped, requests are never slowed by it).',
+  }),
+  OTEL_EXPORTER_OTLP_COMPRESSION: variable({
+    section: 'Tracing',
+    type: t.oneOf(['none', 'gzip'] as const),
+    default: 'none',
+    description: '`gzip` compresses the exports.',
+  }),
+  OTEL_SERVICE_NAME: variable({
+    section: 'Tracing',
+    type: t.text(),
+    default: 'powens-connect-bff',
+    description: 'The `service.name` of the spans.',
+  }),
+  OTEL_RESOURCE_ATTRIBUTES: variable({
+    section: 'Tracing',
+    type: t.keyValues(),
+    example: 'deployment.environment.name=production,service.namespace=bank',
+    description:
+      'More resource attributes of the spans, `key=value` pairs separated by commas, values URL-encoded; `OTEL_SERVICE_NAME` wins over a `service.name` here.',
+  }),
+  OTEL_TRACES_SAMPLER: variable({
+    section: 'Tracing',
+    type: t.traceSampler(),
+    default: 'parentbased_always_on',
+    description:
+      'Which requests are traced. `parentbased_*` follow the decision of an incoming `traceparent` (the caller sampled it or not), and apply the rest to requests without one.',
+  }),
+  OTEL_TRACES_SAMPLER_ARG: variable({
+    section: 'Tracing',
+    type: t.ratio(),
+    default: '1',
+    description: 'The share of traces kept by the `*traceidratio` samplers, from `0` to `1` (e.g. `0.1`).',
+  }),
 };
 
 export type ServiceName = keyof typeof SERVICE_VARIABLES;
@@ -643,6 +724,8 @@ export const CONTAINER_DEMO_ENV: readonly (readonly [ServiceName, string])[] = [
 
 /** Prose shown under a section's heading, in the README and in `.env.example`. */
 export const SECTION_NOTES: Partial<Record<Section, string>> = {
+  Tracing:
+    'OpenTelemetry traces, off by default, with the standard variable names (see "Tracing" below). The OTLP exporter also reads, itself and unchecked, the certificate files of the specification (`OTEL_EXPORTER_OTLP_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and their `_TRACES_` forms) and `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, merged with the headers below; no other `OTEL_*` variable has any effect.',
   Webhooks:
     'In the Powens console, register one webhook per event, each at its own URL: `${PUBLIC_URL}/webhooks/powens/CONNECTION_SYNCED`, `.../CONNECTION_DELETED`, `.../USER_DELETED` (see "Webhooks and the connections cache" below).',
   'Emulator and demo': `\`npm run emulator\` runs the Powens emulator alone with these (its start line prints what to put in \`.env\`). \`npm run demo\` starts its own on \`EMULATOR_PORT\`: it also reads the variables above, but defaults ${Object.entries(

@@ -5,6 +5,7 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logging.js';
 import { pathOnly } from '../logging.js';
 import type { Metrics } from '../metrics.js';
+import { endServerSpan, startServerSpan, withContext } from '../tracing.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -87,17 +88,31 @@ export function requestContext({ logger, metrics, lifecycle }: RequestContextDep
     // outside an Express app, the getter goes on the request itself.
     if (typeof proto !== 'object' || proto === null || proto === IncomingMessage.prototype) install(req);
     else if (!withLog.has(proto)) install(proto);
+    // The request's span (a no-op unless tracing is on), parented by an incoming traceparent.
+    const { span, ctx } = startServerSpan(req.method, req.headers);
     // 'close' comes once per response: a plain listener, without once()'s wrapper per request.
     res.on('close', () => {
       const ms = performance.now() - started;
       const status = res.statusCode;
       const aborted = !res.writableFinished;
       const route = routeLabel(req);
+      const locals = res.locals;
       if (!aborted) metrics.httpDuration.observe({ method: req.method, route, status: String(status) }, ms / 1000);
+      if (span.isRecording()) {
+        const matched = route !== UNMATCHED_ROUTE ? route : undefined;
+        endServerSpan(span, {
+          method: req.method,
+          scheme: req.protocol,
+          route: matched,
+          path: pathOnly(req.originalUrl),
+          status,
+          errorCode: locals.errorCode,
+          aborted,
+        });
+      }
       const level: Level = status >= 500 ? 'error' : status >= 400 || aborted ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const path = pathOnly(req.originalUrl);
-      const locals = res.locals;
       logger[level](
         {
           reqId: id,
@@ -111,7 +126,7 @@ export function requestContext({ logger, metrics, lifecycle }: RequestContextDep
         `${req.method} ${path} ${aborted ? 'aborted' : status}`,
       );
     });
-    next();
+    withContext(ctx, next);
   };
 }
 

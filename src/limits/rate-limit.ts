@@ -5,7 +5,8 @@ import type { Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Keys } from '../storage/keys.js';
-import { storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { redisSpan, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { failSpan } from '../tracing.js';
 
 /** Both limits count requests per minute (RATE_LIMIT_PER_IP, RATE_LIMIT_PER_USER). */
 const WINDOW_SECONDS = 60;
@@ -53,16 +54,24 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     });
 
   const consume = async (rl: RateLimiterRedis, key: string, name: 'ip' | 'user'): Promise<void> => {
+    // The limiter's name only: the key is an address or a user id.
+    const span = redisSpan('rate_limit');
+    span.setAttribute('rate_limit.limiter', name);
     try {
       await rl.consume(key);
     } catch (err: unknown) {
       if (err instanceof RateLimiterRes) {
+        span.setAttribute('rate_limit.refused', true);
         throw new AppError('RATE_LIMITED', {
           retryAfter: Math.max(1, Math.ceil(err.msBeforeNext / 1000)),
           logDetail: { limit: name },
         });
       }
-      throw storeError(err, deps.onStoreError);
+      const mapped = storeError(err, deps.onStoreError);
+      failSpan(span, mapped.code);
+      throw mapped;
+    } finally {
+      span.end();
     }
   };
 

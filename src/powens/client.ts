@@ -4,6 +4,7 @@ import got, { HTTPError, ParseError, RequestError, type Got, type Method } from 
 import type { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { failSpan, SpanKind, startSpan, traceHeaders, type Span } from '../tracing.js';
 import {
   connection as connectionSchema,
   connectionsAnswer,
@@ -59,11 +60,14 @@ interface PowensErrorBody {
 export class PowensClient {
   private readonly http: Got;
   private readonly agents: { http: http.Agent; https: https.Agent };
+  /** Powens' host, for spans (`server.address`). */
+  private readonly host: string;
 
   constructor(
     private readonly cfg: Config['powens'],
     private readonly observe: PowensCallObserver = () => undefined,
   ) {
+    this.host = new URL(cfg.apiUrl).hostname;
     // Keep-alive: a callback costs one TCP/TLS handshake less per Powens call.
     this.agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 }),
@@ -191,24 +195,58 @@ export class PowensClient {
   ): Promise<z.infer<S>> {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+    // One client span per call, retries included; its context goes to Powens as `traceparent`.
+    const span = startSpan(`powens ${endpoint}`, { 'powens.endpoint': endpoint, 'http.request.method': method, 'server.address': this.host }, SpanKind.CLIENT);
+    try {
+      const result = await this.attempt(endpoint, method, path, schema, opts, span, seconds);
+      this.observe(endpoint, seconds(), 'ok');
+      return result;
+    } catch (err: unknown) {
+      if (err instanceof AppError) {
+        failSpan(span, err.code);
+        const requestId = err.logDetail?.powensRequestId;
+        if (typeof requestId === 'string') span.setAttribute('powens.request_id', requestId);
+      }
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async attempt<S extends z.ZodType>(
+    endpoint: PowensEndpoint,
+    method: Method,
+    path: string,
+    schema: S | null,
+    opts: { token?: string; json?: Record<string, unknown>; searchParams?: Record<string, string> },
+    span: Span,
+    seconds: () => number,
+  ): Promise<z.infer<S>> {
     let body: unknown;
     let status: number;
+    const headers = traceHeaders(span);
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
     try {
       const res = (await this.http(path, {
         method,
         json: opts.json,
         searchParams: opts.searchParams,
-        headers: opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` },
+        headers,
         // DELETE answers may be empty (204) or a body (200): accept any 2xx, parse nothing.
         responseType: schema === null ? 'text' : 'json',
         // got's timeout applies per attempt; this deadline bounds the whole call, retries and
         // backoff included, so a hanging Powens costs POWENS_TIMEOUT_MS once, not per attempt.
         signal: AbortSignal.timeout(this.cfg.timeoutMs),
-      })) as { body: unknown; statusCode: number };
+      })) as { body: unknown; statusCode: number; retryCount: number };
       body = res.body;
       status = res.statusCode;
+      span.setAttributes({ 'http.response.status_code': status, 'powens.attempts': res.retryCount + 1 });
     } catch (err: unknown) {
       const mapped = mapGotError(err, endpoint);
+      if (err instanceof RequestError) {
+        span.setAttribute('powens.attempts', (err.request?.retryCount ?? 0) + 1);
+        if (err.response !== undefined) span.setAttribute('http.response.status_code', err.response.statusCode);
+      }
       this.observe(endpoint, seconds(), mapped.code);
       throw mapped;
     }
@@ -218,10 +256,7 @@ export class PowensClient {
       this.observe(endpoint, seconds(), 'POWENS_BAD_RESPONSE');
       throw new AppError('POWENS_BAD_RESPONSE', { logDetail: { endpoint, status, reason: 'not a 2xx answer' } });
     }
-    if (schema === null) {
-      this.observe(endpoint, seconds(), 'ok');
-      return undefined as z.infer<S>;
-    }
+    if (schema === null) return undefined as z.infer<S>;
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       this.observe(endpoint, seconds(), 'POWENS_BAD_RESPONSE');
@@ -229,7 +264,6 @@ export class PowensClient {
         logDetail: { endpoint, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 5) },
       });
     }
-    this.observe(endpoint, seconds(), 'ok');
     return parsed.data;
   }
 }

@@ -34,7 +34,7 @@ export class ConnectorsCatalogue {
   async json(): Promise<string> {
     const { redis, keys, ttlSeconds, domain, onStoreError } = this.deps;
     if (ttlSeconds > 0) {
-      const cached = await guard(redis.get(keys.connectors(domain)), onStoreError);
+      const cached = await guard(redis.get(keys.connectors(domain)), onStoreError, 'connectors_read');
       if (cached !== null && cached.startsWith('{"connectors":[')) return cached;
     }
     if (this.inflight === undefined) {

@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config.js';
 import { AppError } from '../errors.js';
+import { failSpan, startSpan } from '../tracing.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -179,11 +180,59 @@ export function storeError(err: unknown, observe?: StoreErrorObserver): AppError
   return new AppError('STORE_UNAVAILABLE', { cause: err, retryAfter: 5 });
 }
 
-export async function guard<T>(op: Promise<T>, observe?: StoreErrorObserver): Promise<T> {
+/**
+ * A bounded name for each group of Redis commands the service sends as one step (one command,
+ * one script or one MULTI): the name of its span (`redis token_read`). Never a key: keys carry
+ * user ids.
+ */
+export type RedisOperation =
+  | 'flow_create'
+  | 'flow_evict'
+  | 'flow_take'
+  | 'flow_unindex'
+  | 'flow_finish'
+  | 'flow_finished_read'
+  | 'flow_count'
+  | 'token_read'
+  | 'token_write'
+  | 'token_undo'
+  | 'token_delete'
+  | 'token_index_read'
+  | 'token_index_write'
+  | 'token_index_delete'
+  | 'cache_get'
+  | 'cache_invalidate'
+  | 'cache_acquire'
+  | 'cache_store'
+  | 'cache_release'
+  | 'connectors_read'
+  | 'webhook_dedupe'
+  | 'webhook_dedupe_undo'
+  | 'session_get'
+  | 'session_set'
+  | 'session_touch'
+  | 'session_destroy'
+  | 'rate_limit';
+
+/** The span of one Redis operation, a child of the active one (the request's). */
+export function redisSpan(operation: RedisOperation): ReturnType<typeof startSpan> {
+  return startSpan(`redis ${operation}`, { 'db.system.name': 'redis' });
+}
+
+/**
+ * Awaits one Redis operation, already sent (`op` is its promise): its span runs from here, which
+ * is the same turn of the event loop (auto-pipelining sends the command at the end of it).
+ */
+export async function guard<T>(op: Promise<T>, observe: StoreErrorObserver | undefined, operation: RedisOperation): Promise<T> {
+  const span = redisSpan(operation);
   try {
     return await op;
   } catch (err: unknown) {
-    throw storeError(err, observe);
+    const mapped = storeError(err, observe);
+    failSpan(span, mapped.code);
+    throw mapped;
+  } finally {
+    span.end();
   }
 }
 
@@ -192,8 +241,14 @@ export async function guard<T>(op: Promise<T>, observe?: StoreErrorObserver): Pr
 const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Compare-and-delete of one key; true when it was deleted. */
-export async function deleteIfEqual(redis: RedisClient, key: string, expected: string, observe?: StoreErrorObserver): Promise<boolean> {
-  return (await guard(redis.eval(DELETE_IF_EQUAL, 1, key, expected), observe)) === 1;
+export async function deleteIfEqual(
+  redis: RedisClient,
+  key: string,
+  expected: string,
+  observe: StoreErrorObserver | undefined,
+  operation: RedisOperation,
+): Promise<boolean> {
+  return (await guard(redis.eval(DELETE_IF_EQUAL, 1, key, expected), observe, operation)) === 1;
 }
 
 /** How many replicas must acknowledge a write before it counts as durable (REDIS_MIN_REPLICAS). */

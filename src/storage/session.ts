@@ -4,7 +4,9 @@ import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { randomToken } from '../crypto.js';
 import type { Keys } from './keys.js';
-import { storeError, type RedisClient, type StoreErrorObserver } from './redis.js';
+import { redisSpan, storeError, type RedisClient, type RedisOperation, type StoreErrorObserver } from './redis.js';
+import type { AppError } from '../errors.js';
+import { failSpan } from '../tracing.js';
 import { safeError } from '../logging.js';
 
 declare module 'express-session' {
@@ -36,16 +38,31 @@ class GuardedRedisStore extends RedisStore {
   }
 
   override get(sid: string, cb?: Callback): Promise<unknown> {
-    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(err ? storeError(err, this.onStoreError) : undefined, data));
+    const done = this.traced('session_get');
+    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(done(err), data));
   }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return super.set(sid, sess, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
+    const done = this.traced('session_set');
+    return super.set(sid, sess, (err?: unknown) => cb?.(done(err)));
   }
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return super.touch(sid, sess, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
+    const done = this.traced('session_touch');
+    return super.touch(sid, sess, (err?: unknown) => cb?.(done(err)));
   }
   override destroy(sid: string, cb?: Callback): Promise<unknown> {
-    return super.destroy(sid, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
+    const done = this.traced('session_destroy');
+    return super.destroy(sid, (err?: unknown) => cb?.(done(err)));
+  }
+
+  /** Starts the operation's span; the returned function ends it and maps a failure. */
+  private traced(operation: RedisOperation): (err: unknown) => AppError | undefined {
+    const span = redisSpan(operation);
+    return (err) => {
+      const mapped = err ? storeError(err, this.onStoreError) : undefined;
+      if (mapped !== undefined) failSpan(span, mapped.code);
+      span.end();
+      return mapped;
+    };
   }
 }
 

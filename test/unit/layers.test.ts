@@ -17,7 +17,7 @@ const FLOORS: [RegExp, Floor][] = [
   [/^(main|app|server)\.ts$|^scripts\//, 'top'],
   [/^(flows|api|webhooks|web|ops)\//, 'feature'],
   [/^(connections|powens|storage|auth|limits)\//, 'domain'],
-  [/^(config|errors|crypto|logging|metrics|lifecycle)\.ts$|^(config|http|i18n)\//, 'foundation'],
+  [/^(config|errors|crypto|logging|metrics|lifecycle|tracing)\.ts$|^(config|http|i18n)\//, 'foundation'],
 ];
 
 /** A file's group: its folder under src/, or the file itself at the top of src/. */
