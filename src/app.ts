@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps): BuiltApp {
     onStoreError,
   });
   const auth = createAuthenticator(config);
-  const limits = createRateLimits({ config, redis, keys, auth, onStoreError });
+  const limits = createRateLimits({ config, redis, keys, auth, onStoreError, onRejected: (limiter) => metrics.rateLimitRejections.inc({ limiter }) });
   const session = createSessionMiddleware(config, redis, keys, onStoreError);
   const webhooks = webhookReceiver({ config, redis, keys, connections, logger, now, metrics, onStoreError });
 

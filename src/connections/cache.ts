@@ -89,7 +89,7 @@ export class ConnectionsCache {
 
   async get(userId: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
     if (!this.enabled) return JSON.stringify(await load());
-    const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError);
+    const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError, 'cache_read');
     const cached = parse(raw);
     if (cached !== undefined) return cached;
     // Not ours to read (an older format, a manual edit): drop it rather than wait for its TTL.
@@ -117,12 +117,13 @@ export class ConnectionsCache {
         .del(this.keys.connectionsCache(userId))
         .exec(),
       this.options.onStoreError,
+      'cache_invalidate',
     );
   }
 
   private async acquire(userId: string): Promise<Acquired> {
     const lockToken = randomToken(16);
-    const reply = (await guard(this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)), this.options.onStoreError)) as [
+    const reply = (await guard(this.redis.eval(ACQUIRE, 3, ...this.scriptKeys(userId), lockToken, String(this.options.lockMs)), this.options.onStoreError, 'cache_acquire')) as [
       string,
       string,
       string,
@@ -144,7 +145,7 @@ export class ConnectionsCache {
       await this.release(userId, lockToken).catch(() => undefined);
       throw err;
     }
-    await guard(this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken), this.options.onStoreError);
+    await guard(this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken), this.options.onStoreError, 'cache_store');
     return json;
   }
 
@@ -154,7 +155,7 @@ export class ConnectionsCache {
   }
 
   private async release(userId: string, lockToken: string): Promise<void> {
-    await deleteIfEqual(this.redis, this.keys.connectionsLock(userId), lockToken, this.options.onStoreError);
+    await deleteIfEqual(this.redis, this.keys.connectionsLock(userId), lockToken, this.options.onStoreError, 'cache_release');
   }
 
   /**

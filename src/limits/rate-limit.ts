@@ -5,7 +5,7 @@ import type { Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Keys } from '../storage/keys.js';
-import { storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { reportTiming, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 
 /** Both limits count requests per minute (RATE_LIMIT_PER_IP, RATE_LIMIT_PER_USER). */
 const WINDOW_SECONDS = 60;
@@ -23,6 +23,8 @@ export interface RateLimitDeps {
   keys: Keys;
   auth: Authenticator;
   onStoreError?: StoreErrorObserver;
+  /** Told of each request a limit refused (rate_limit_rejections_total{limiter}). */
+  onRejected?: (limiter: 'ip' | 'user') => void;
 }
 
 const pass: RequestHandler = (_req, _res, next) => next();
@@ -53,16 +55,21 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     });
 
   const consume = async (rl: RateLimiterRedis, key: string, name: 'ip' | 'user'): Promise<void> => {
+    const started = performance.now();
     try {
       await rl.consume(key);
     } catch (err: unknown) {
       if (err instanceof RateLimiterRes) {
+        deps.onRejected?.(name);
         throw new AppError('RATE_LIMITED', {
           retryAfter: Math.max(1, Math.ceil(err.msBeforeNext / 1000)),
           logDetail: { limit: name },
         });
       }
       throw storeError(err, deps.onStoreError);
+    } finally {
+      // A refusal from memory (inMemoryBlockOnConsumed) is timed too: it is the limiter's cost.
+      reportTiming(deps.onStoreError, name === 'ip' ? 'rate_limit_ip' : 'rate_limit_user', started);
     }
   };
 

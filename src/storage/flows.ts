@@ -69,10 +69,11 @@ export class FlowStore {
     const dropped = await guard(
       this.redis.eval(CREATE, 2, this.keys.flow(s, h), index, JSON.stringify(record), h, String(FLOW_TTL_MS), String(MAX_FLOWS_PER_SESSION)),
       this.onStoreError,
+      'flow_create',
     );
     const victims = Array.isArray(dropped) ? dropped.filter((v): v is string => typeof v === 'string') : [];
     // The oldest flows beyond the limit are dropped: their callbacks will be refused.
-    if (victims.length > 0) await guard(this.redis.del(...victims.map((v) => this.keys.flow(s, v))), this.onStoreError);
+    if (victims.length > 0) await guard(this.redis.del(...victims.map((v) => this.keys.flow(s, v))), this.onStoreError, 'flow_drop');
     return state;
   }
 
@@ -80,9 +81,9 @@ export class FlowStore {
   async consume(sessionId: string, state: string): Promise<PendingFlow | null> {
     const s = digest(sessionId);
     const h = digest(state);
-    const raw = await guard(this.redis.getdel(this.keys.flow(s, h)), this.onStoreError);
+    const raw = await guard(this.redis.getdel(this.keys.flow(s, h)), this.onStoreError, 'flow_take');
     if (raw === null) return null;
-    await guard(this.redis.lrem(this.keys.flowIndex(s), 0, h), this.onStoreError);
+    await guard(this.redis.lrem(this.keys.flowIndex(s), 0, h), this.onStoreError, 'flow_unindex');
     const flow = JSON.parse(raw) as PendingFlow;
     if (this.now() - flow.createdAt > FLOW_TTL_MS) return null;
     return flow;
@@ -96,12 +97,12 @@ export class FlowStore {
   async markFinished(sessionId: string, state: string, finished: Omit<FinishedFlow, 'finishedAt'>): Promise<void> {
     const key = this.keys.flowDone(digest(sessionId), digest(state));
     const record: FinishedFlow = { ...finished, finishedAt: this.now() };
-    await guard(this.redis.set(key, JSON.stringify(record), 'PX', FLOW_TTL_MS), this.onStoreError);
+    await guard(this.redis.set(key, JSON.stringify(record), 'PX', FLOW_TTL_MS), this.onStoreError, 'flow_finish');
   }
 
   /** The flow of `state` if it finished well in this session within FLOW_TTL_MS. */
   async finished(sessionId: string, state: string): Promise<FinishedFlow | null> {
-    const raw = await guard(this.redis.get(this.keys.flowDone(digest(sessionId), digest(state))), this.onStoreError);
+    const raw = await guard(this.redis.get(this.keys.flowDone(digest(sessionId), digest(state))), this.onStoreError, 'flow_finished_read');
     if (raw === null) return null;
     const finished = JSON.parse(raw) as FinishedFlow;
     return this.now() - finished.finishedAt > FLOW_TTL_MS ? null : finished;
@@ -109,6 +110,6 @@ export class FlowStore {
 
   /** Pending flows of a session (expired ones included until they are pushed out). */
   async count(sessionId: string): Promise<number> {
-    return guard(this.redis.llen(this.keys.flowIndex(digest(sessionId))), this.onStoreError);
+    return guard(this.redis.llen(this.keys.flowIndex(digest(sessionId))), this.onStoreError, 'flow_count');
   }
 }

@@ -4,7 +4,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { randomToken } from '../crypto.js';
 import type { Keys } from './keys.js';
-import { storeError, type RedisClient, type StoreErrorObserver } from './redis.js';
+import { reportTiming, storeError, type RedisClient, type RedisOperation, type StoreErrorObserver } from './redis.js';
 import { safeError } from '../logging.js';
 
 declare module 'express-session' {
@@ -31,16 +31,25 @@ class GuardedRedisStore extends RedisStore {
   }
 
   override get(sid: string, cb?: Callback): Promise<unknown> {
-    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(err ? storeError(err, this.onStoreError) : undefined, data));
+    return super.get(sid, this.done('session_get', cb));
   }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return super.set(sid, sess, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
+    return super.set(sid, sess, this.done('session_set', cb));
   }
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    return super.touch(sid, sess, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
+    return super.touch(sid, sess, this.done('session_touch', cb));
   }
   override destroy(sid: string, cb?: Callback): Promise<unknown> {
-    return super.destroy(sid, (err?: unknown) => cb?.(err ? storeError(err, this.onStoreError) : undefined));
+    return super.destroy(sid, this.done('session_destroy', cb));
+  }
+
+  /** The callback connect-redis calls: times the operation, maps its failure. */
+  private done(operation: RedisOperation, cb: Callback | undefined): Callback {
+    const started = performance.now();
+    return (err?: unknown, data?: SessionData | null) => {
+      reportTiming(this.onStoreError, operation, started);
+      cb?.(err ? storeError(err, this.onStoreError) : undefined, data);
+    };
   }
 }
 

@@ -137,7 +137,7 @@ export class TokenStore {
   }
 
   async getSealed(userId: string): Promise<string | null> {
-    return guard(this.redis.get(this.keys.token(userId)), this.onStoreError);
+    return guard(this.redis.get(this.keys.token(userId)), this.onStoreError, 'token_read');
   }
 
   async get(userId: string): Promise<StoredToken | null> {
@@ -166,7 +166,7 @@ export class TokenStore {
     // Sent together: one wait for Redis rather than two.
     const [status] = await Promise.all([
       this.script(STORE, w, w.sealed, String(WRITE_FATE_TTL_SECONDS)),
-      powensUserId === null ? undefined : guard(this.redis.set(this.keys.powensUser(powensUserId), w.userId), this.onStoreError).catch(() => undefined),
+      powensUserId === null ? undefined : guard(this.redis.set(this.keys.powensUser(powensUserId), w.userId), this.onStoreError, 'user_index_write').catch(() => undefined),
     ]);
     const durable = status !== 'stored' || mark === undefined || this.replicas === undefined || (await this.replicas.acknowledged(mark, tokenKey));
     return { status, durable };
@@ -199,6 +199,7 @@ export class TokenStore {
       const done = await guard(
         this.redis.eval(UNDO, 2, tokenKey, this.keys.tokenWrite(w.userId, w.writeId), ours ? current : '', String(WRITE_FATE_TTL_SECONDS)),
         this.onStoreError,
+        'token_undo',
       );
       if (done === 1) break;
       if (attempt >= 3) throw new AppError('STORE_UNAVAILABLE', { logDetail: { reason: 'token record kept changing during undo' } });
@@ -209,12 +210,12 @@ export class TokenStore {
 
   /** Writes the Powens user index entry (idempotent): a write kept after a reconcile may have lost its own. */
   async putIndex(powensUserId: number, userId: string): Promise<void> {
-    await guard(this.redis.set(this.keys.powensUser(powensUserId), userId), this.onStoreError);
+    await guard(this.redis.set(this.keys.powensUser(powensUserId), userId), this.onStoreError, 'user_index_write');
   }
 
   /** Removes the Powens user index entry if it still names `userId`; best effort (a stale entry names a deleted Powens user). */
   async dropIndex(powensUserId: number, userId: string): Promise<void> {
-    await deleteIfEqual(this.redis, this.keys.powensUser(powensUserId), userId, this.onStoreError).catch(() => undefined);
+    await deleteIfEqual(this.redis, this.keys.powensUser(powensUserId), userId, this.onStoreError, 'user_index_delete').catch(() => undefined);
   }
 
   /**
@@ -231,20 +232,20 @@ export class TokenStore {
     if (sealed === null) return false;
     const current = this.openRecord(userId, sealed);
     if (current.token !== expected.token) return false;
-    const removed = await deleteIfEqual(this.redis, this.keys.token(userId), sealed, this.onStoreError);
+    const removed = await deleteIfEqual(this.redis, this.keys.token(userId), sealed, this.onStoreError, 'token_delete');
     if (removed && current.powensUserId !== null) {
-      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)), this.onStoreError);
+      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)), this.onStoreError, 'user_index_delete');
     }
     return removed;
   }
 
   /** The app user a Powens user id belongs to (webhooks name users by Powens id). */
   async userForPowensId(powensUserId: number): Promise<string | null> {
-    return guard(this.redis.get(this.keys.powensUser(powensUserId)), this.onStoreError);
+    return guard(this.redis.get(this.keys.powensUser(powensUserId)), this.onStoreError, 'user_index_read');
   }
 
   private async script(lua: string, w: TokenWrite, ...args: string[]): Promise<WriteStatus> {
-    const answer = await guard(this.redis.eval(lua, 2, this.keys.token(w.userId), this.keys.tokenWrite(w.userId, w.writeId), ...args), this.onStoreError);
+    const answer = await guard(this.redis.eval(lua, 2, this.keys.token(w.userId), this.keys.tokenWrite(w.userId, w.writeId), ...args), this.onStoreError, 'token_write');
     if (answer === 'stored' || answer === 'refused' || answer === 'cancelled') return answer;
     throw new AppError('STORE_UNAVAILABLE', { logDetail: { reason: 'unexpected answer of a token script' } });
   }
