@@ -20,7 +20,7 @@ import type { PowensClient } from './powens/client.js';
 import { ConnectorsCatalogue } from './powens/connectors.js';
 import { FlowStore } from './storage/flows.js';
 import { createKeys } from './storage/keys.js';
-import { ReplicaWaiter, type RedisClient } from './storage/redis.js';
+import { ReplicaWaiter, watchRedisUp, type RedisClient } from './storage/redis.js';
 import { createSessionMiddleware, sessionCookieName } from './storage/session.js';
 import { TokenStore } from './storage/tokens.js';
 import { webRoutes } from './web/demo.js';
@@ -54,7 +54,8 @@ export interface BuiltApp {
 export function createApp(deps: AppDeps): BuiltApp {
   const { config, redis, powens, logger } = deps;
   const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? new Metrics();
+  const metrics = deps.metrics ?? new Metrics({ commit: config.gitCommit });
+  watchRedisUp(redis, (up) => metrics.redisUp.set(up));
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const keys = createKeys(config.redis.prefix);
   // Every storage failure at the Redis boundary is counted (redis_errors_total{kind="command"}).

@@ -180,8 +180,16 @@ export class Metrics {
   );
 
   /** A Powens call ended (powens/client.ts reports each one: endpoint name, duration, ok or an error code). */
-  observePowens = (endpoint: string, seconds: number, outcome: string): void => {
-    this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);
-    if (outcome !== 'ok') this.powensErrors.inc({ endpoint, code: outcome });
-  };
+  readonly observePowens: ((endpoint: string, seconds: number, outcome: string) => void) & { retried: (endpoint: string) => void } = Object.assign(
+    (endpoint: string, seconds: number, outcome: string): void => {
+      this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);
+      if (outcome !== 'ok') this.powensErrors.inc({ endpoint, code: outcome });
+    },
+    {
+      /** An attempt failed and the call tries again (got's beforeRetry): once per retry. */
+      retried: (endpoint: string): void => {
+        this.powensRetries.inc({ endpoint });
+      },
+    },
+  );
 }

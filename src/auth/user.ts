@@ -3,6 +3,8 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { safeReturnTo } from '../http/return-to.js';
+import { userRef, userRefKey } from '../crypto.js';
+import { logContext } from '../logging.js';
 
 /**
  * Who the app's user is. Each mode answers a user id, null when there is none, or throws
@@ -92,12 +94,23 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 export function createAuthenticator(config: Config): Authenticator {
   const inner = resolveUser(config);
   const resolved = new WeakMap<Request, Promise<string | null>>();
+  const first = config.tokenKeys[0];
+  const refKey = first === undefined ? undefined : userRefKey(first.key);
   return {
     mode: inner.mode,
     userId: (req) => {
       let user = resolved.get(req);
       if (user === undefined) {
         user = inner.userId(req);
+        const context = logContext();
+        // Once per request, when the user becomes known: every later line of the request names
+        // it by its reference (logging.ts), never by its id.
+        if (context !== undefined && refKey !== undefined) {
+          user = user.then((id) => {
+            if (id !== null) context.userRef = userRef(refKey, id);
+            return id;
+          });
+        }
         resolved.set(req, user);
       }
       return user;

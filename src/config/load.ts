@@ -130,6 +130,7 @@ function toConfig(e: Parsed): Config {
     webhookRateLimitPerIp: e.RATE_LIMIT_WEBHOOK_PER_IP,
     rateLimit: { perIp: e.RATE_LIMIT_PER_IP, perUser: e.RATE_LIMIT_PER_USER },
     metricsToken: e.METRICS_TOKEN,
+    gitCommit: e.GIT_COMMIT,
     connectionsCacheTtlSeconds: e.CONNECTIONS_CACHE_TTL_SECONDS,
     consentWarningDays: e.CONSENT_WARNING_DAYS,
     connectorsCacheTtlSeconds: e.CONNECTORS_CACHE_TTL_SECONDS,
