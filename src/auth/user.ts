@@ -95,7 +95,7 @@ export function createAuthenticator(config: Config): Authenticator {
   const inner = resolveUser(config);
   const resolved = new WeakMap<Request, Promise<string | null>>();
   const first = config.tokenKeys[0];
-  const refKey = first === undefined ? undefined : userRefKey(first.key);
+  const refOf = first === undefined ? undefined : userRefs(userRefKey(first.key));
   return {
     mode: inner.mode,
     userId: (req) => {
@@ -105,9 +105,9 @@ export function createAuthenticator(config: Config): Authenticator {
         const context = logContext();
         // Once per request, when the user becomes known: every later line of the request names
         // it by its reference (logging.ts), never by its id.
-        if (context !== undefined && refKey !== undefined) {
+        if (context !== undefined && refOf !== undefined) {
           user = user.then((id) => {
-            if (id !== null) context.userRef = userRef(refKey, id);
+            if (id !== null) context.userRef = refOf(id);
             return id;
           });
         }
@@ -115,6 +115,30 @@ export function createAuthenticator(config: Config): Authenticator {
       }
       return user;
     },
+  };
+}
+
+/** Users whose reference is remembered; past this the oldest are forgotten (bounded memory). */
+const USER_REFS_MAX = 10_000;
+
+/**
+ * userRef with the last references computed remembered: an HMAC costs a few microseconds (a
+ * new Hmac object each time), a Map lookup a fraction of one, and the same users come back.
+ */
+function userRefs(key: Buffer): (userId: string) => string {
+  const known = new Map<string, string>();
+  return (userId) => {
+    let ref = known.get(userId);
+    if (ref === undefined) {
+      ref = userRef(key, userId);
+      if (known.size >= USER_REFS_MAX) {
+        // Map keeps insertion order: the first key is the oldest.
+        const oldest = known.keys().next();
+        if (oldest.done !== true) known.delete(oldest.value);
+      }
+      known.set(userId, ref);
+    }
+    return ref;
   };
 }
 
