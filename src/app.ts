@@ -69,7 +69,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   });
   const tokens = new TokenStore(redis, keys, config.tokenKeys, { onStoreError, replicas });
   const flows = new FlowStore(redis, keys, now, onStoreError);
-  const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError });
+  const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError, onEvent: (event) => metrics.cacheEvents.inc({ event }) });
   const connections = new Connections({
     tokens,
     powens,

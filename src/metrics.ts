@@ -163,7 +163,6 @@ export class Metrics {
     this.buildInfo.set({ version: packageVersion(), commit: options.commit ?? 'unknown', node: process.version }, 1);
   }
 
-
   /**
    * A storage operation failed at the Redis boundary (storage/redis.ts guard/storeError); its
    * `timed`: one ended, after so long (guard again, under a bounded operation name).

@@ -166,7 +166,9 @@ export class TokenStore {
     // Sent together: one wait for Redis rather than two.
     const [status] = await Promise.all([
       this.script(STORE, w, w.sealed, String(WRITE_FATE_TTL_SECONDS)),
-      powensUserId === null ? undefined : guard(this.redis.set(this.keys.powensUser(powensUserId), w.userId), this.onStoreError, 'user_index_write').catch(() => undefined),
+      powensUserId === null
+        ? undefined
+        : guard(this.redis.set(this.keys.powensUser(powensUserId), w.userId), this.onStoreError, 'user_index_write').catch(() => undefined),
     ]);
     const durable = status !== 'stored' || mark === undefined || this.replicas === undefined || (await this.replicas.acknowledged(mark, tokenKey));
     return { status, durable };
@@ -245,7 +247,11 @@ export class TokenStore {
   }
 
   private async script(lua: string, w: TokenWrite, ...args: string[]): Promise<WriteStatus> {
-    const answer = await guard(this.redis.eval(lua, 2, this.keys.token(w.userId), this.keys.tokenWrite(w.userId, w.writeId), ...args), this.onStoreError, 'token_write');
+    const answer = await guard(
+      this.redis.eval(lua, 2, this.keys.token(w.userId), this.keys.tokenWrite(w.userId, w.writeId), ...args),
+      this.onStoreError,
+      'token_write',
+    );
     if (answer === 'stored' || answer === 'refused' || answer === 'cancelled') return answer;
     throw new AppError('STORE_UNAVAILABLE', { logDetail: { reason: 'unexpected answer of a token script' } });
   }

@@ -99,9 +99,11 @@ beforeAll(async () => {
   const knobs = stack.emulator.emulator.knobs;
   // A session for the outage below: its cookie makes the session store read Redis first thing.
   const sessionUser = sessions.browser(users.outage);
+  seen.sessionsBefore = await scrape(sessions);
   await startConnect(sessionUser);
   expect(sessionUser.cookies.size).toBe(1);
-  seen.sessionsBefore = await scrape(sessions);
+  // Its connections cache is on: a user with no bank is a miss, then a cached "not linked".
+  for (let i = 0; i < 2; i++) expect((await sessionUser.get('/me/connections')).status).toBe(200);
   seen.before = await scrape();
   seen.from = stack.logs.length;
 
@@ -314,6 +316,12 @@ describe('metrics after the mix', () => {
     expect(sessionsDelta('http_request_duration_seconds_count', { route: 'unmatched', status: '503' })).toBe(0);
     expect(sessionsDelta('redis_command_duration_seconds_count', { operation: 'session_get' })).toBe(1);
     expect(sampleValue(seen.sessionsAfter, 'redis_command_duration_seconds_count', { operation: 'rate_limit_ip' })).toBe(0);
+  });
+
+  test('connections cache lookups are counted by event', () => {
+    const sessionsDelta = (labels: Record<string, string>): number =>
+      sampleValue(seen.sessionsAfter, 'connections_cache_events_total', labels) - sampleValue(seen.sessionsBefore, 'connections_cache_events_total', labels);
+    expect([sessionsDelta({ event: 'miss' }), sessionsDelta({ event: 'negative_hit' }), sessionsDelta({ event: 'hit' })]).toEqual([1, 1, 0]);
   });
 
   test('rate-limit refusals are counted by limiter', () => {
