@@ -61,6 +61,9 @@ CMD ["node", "emulator/main.js"]
 # ---- The service (the default target: keep it the last stage).
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
+# The commit of the build, for the build_info metric: docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD)
+ARG GIT_COMMIT
+ENV GIT_COMMIT=${GIT_COMMIT}
 WORKDIR /app
 # Files stay owned by root and read-only for the `node` user: the process cannot rewrite its
 # own code, and the container runs with a read-only root filesystem (compose: read_only).

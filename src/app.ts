@@ -20,7 +20,7 @@ import type { PowensClient } from './powens/client.js';
 import { ConnectorsCatalogue } from './powens/connectors.js';
 import { FlowStore } from './storage/flows.js';
 import { createKeys } from './storage/keys.js';
-import { ReplicaWaiter, type RedisClient } from './storage/redis.js';
+import { ReplicaWaiter, watchRedisUp, type RedisClient } from './storage/redis.js';
 import { createSessionMiddleware, sessionCookieName } from './storage/session.js';
 import { UserSessions } from './storage/user-sessions.js';
 import { TokenStore } from './storage/tokens.js';
@@ -55,7 +55,8 @@ export interface BuiltApp {
 export function createApp(deps: AppDeps): BuiltApp {
   const { config, redis, powens, logger } = deps;
   const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? new Metrics();
+  const metrics = deps.metrics ?? new Metrics({ commit: config.gitCommit });
+  watchRedisUp(redis, (up) => metrics.redisUp.set(up));
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const keys = createKeys(config.redis.prefix);
   // Every storage failure at the Redis boundary is counted (redis_errors_total{kind="command"}).
@@ -69,7 +70,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   });
   const tokens = new TokenStore(redis, keys, config.tokenKeys, { onStoreError, replicas });
   const flows = new FlowStore(redis, keys, now, onStoreError);
-  const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError });
+  const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError, onEvent: (event) => metrics.cacheEvents.inc({ event }) });
   const connections = new Connections({
     tokens,
     powens,
@@ -91,7 +92,7 @@ export function createApp(deps: AppDeps): BuiltApp {
     onStoreError,
   });
   const auth = createAuthenticator(config);
-  const limits = createRateLimits({ config, redis, keys, auth, onStoreError });
+  const limits = createRateLimits({ config, redis, keys, auth, onStoreError, onRejected: (limiter) => metrics.rateLimitRejections.inc({ limiter }) });
   const session = createSessionMiddleware(config, redis, keys, onStoreError);
   const sessions = new UserSessions(redis, keys, flows, logger, onStoreError);
   const webhooks = webhookReceiver({ config, redis, keys, connections, logger, now, metrics, onStoreError });

@@ -31,5 +31,5 @@ export {
   type WebviewLang,
 } from './config/types.js';
 export { parseTokenKeys } from './config/values.js';
-export { DEMO_CLIENT_ID, ENV_VARIABLES, formatProblems, loadConfig, loadDemoConfig, loadStorageConfig } from './config/load.js';
+export { DEMO_CLIENT_ID, ENV_VARIABLES, formatProblems, loadConfig, loadDemoConfig, loadStorageConfig, loadTokenKeys } from './config/load.js';
 export { describeDotEnv, loadDotEnv, type DotEnvReport } from './config/dotenv.js';

@@ -1,6 +1,58 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
+
+/** A failed Powens call as the request's line reports it (powens/client.ts fills it in). */
+export interface PowensFailure {
+  endpoint: string;
+  status?: number;
+  errorCode: string;
+  attempts: number;
+  powensRequestId?: string;
+}
+
+/**
+ * What every log line written while serving a request says about it, whoever writes it: the
+ * request id, the route template once one matched, and the user's pseudonymous reference once
+ * the user is known (auth/user.ts). The request context (http/request-context.ts) makes one per
+ * request and runs the request inside it (AsyncLocalStorage), so domain code logs with the
+ * request id without a logger passed down to it.
+ */
+export interface LogContext {
+  readonly reqId: string;
+  route?: string;
+  userRef?: string;
+  /** The request's line is written: later lines (work after the answer) stand on their own. */
+  done?: boolean;
+  /** The last Powens call of this request that failed: reported in the request's line. */
+  powensFailure?: PowensFailure;
+}
+
+const contexts = new AsyncLocalStorage<LogContext>();
+
+/** Runs `fn` (the rest of a request's middleware) inside the request's log context. */
+export function runInLogContext<T>(context: LogContext, fn: () => T): T {
+  return contexts.run(context, fn);
+}
+
+/** The log context of the request being served, if any. */
+export function logContext(): LogContext | undefined {
+  return contexts.getStore();
+}
+
+/**
+ * Adds the request's fields to every line written inside a request. pino merges the object
+ * returned into the line (the line's own fields win), so it must be a new object each time.
+ */
+function requestFields(): Record<string, string> {
+  const c = contexts.getStore();
+  if (c === undefined) return {};
+  const fields: Record<string, string> = { reqId: c.reqId };
+  if (c.route !== undefined) fields.route = c.route;
+  if (c.userRef !== undefined) fields.userRef = c.userRef;
+  return fields;
+}
 
 /**
  * Paths whose values must never be logged even if some code puts them in a log object by
@@ -33,6 +85,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: requestFields,
     },
     destination,
   );

@@ -16,7 +16,7 @@ import { startTracing } from './ops/tracing.js';
 export async function start(config: Config, redis: RedisClient, logger: Logger): Promise<void> {
   // Before anything serves: off (the API's no-ops) unless the OTEL_* variables turn it on.
   const tracing = startTracing(config.tracing, logger);
-  const metrics = new Metrics();
+  const metrics = new Metrics({ commit: config.gitCommit });
   let lastRedisLog = 0;
   redis.on('error', (err: unknown) => {
     metrics.redisErrors.inc({ kind: 'connection' });
@@ -43,7 +43,7 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
   // Connected before these listeners (start-up waits for it): say where, once.
   if (redis.status === 'ready') logger.info({ redis: describeRedis(config.redis) }, 'Redis ready');
 
-  const powens = new PowensClient(config.powens, metrics.observePowens);
+  const powens = new PowensClient(config.powens, metrics.observePowens, logger);
   const built = createApp({ config, redis, powens, logger, metrics });
   const running = await startServer(built.app, { config, lifecycle: built.lifecycle, logger });
   logger.info({ url: config.publicUrl.href, listening: running.url }, 'powens-connect-bff ready');

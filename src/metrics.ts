@@ -1,4 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Events of the per-user connections cache (connections/cache.ts). */
+export type CacheEvent = 'hit' | 'miss' | 'shared_wait' | 'fill_failure' | 'negative_hit';
+
+/**
+ * The service's version, from its package.json (next to src/ and dist/ alike, and copied into
+ * the image): read once, when the first Metrics is built, not per scrape.
+ */
+let version: string | undefined;
+function packageVersion(): string {
+  if (version !== undefined) return version;
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    version = typeof pkg.version === 'string' ? pkg.version.slice(0, 64) : 'unknown';
+  } catch {
+    version = 'unknown';
+  }
+  return version;
+}
 
 /**
  * Prometheus metrics. One registry per app (tests build many apps in one process), with the
@@ -18,8 +38,15 @@ export class Metrics {
   readonly powensUsersCreated: Counter<'reason'>;
   readonly powensUsersDeleted: Counter<'reason' | 'outcome'>;
   readonly tokensDropped: Counter<'reason'>;
+  readonly powensRetries: Counter<'endpoint'>;
+  readonly redisCommandDuration: Histogram<'operation'>;
+  readonly redisUp: Gauge;
+  readonly cacheEvents: Counter<'event'>;
+  readonly httpInFlight: Gauge;
+  readonly serviceReady: Gauge;
+  readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean; commit?: string } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
@@ -93,16 +120,75 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    this.powensRetries = new Counter({
+      name: 'powens_request_retries_total',
+      help: 'Attempts of a Powens call made again after a failed one (each retry counted once), by endpoint',
+      labelNames: ['endpoint'],
+      registers: [this.registry],
+    });
+    this.redisCommandDuration = new Histogram({
+      name: 'redis_command_duration_seconds',
+      help: 'Storage operations on Redis by operation (a fixed name per use: session_get, token_read, flow_take, ...), failed ones included',
+      labelNames: ['operation'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [this.registry],
+    });
+    this.redisUp = new Gauge({
+      name: 'redis_up',
+      help: '1 while the Redis connection is ready for commands, 0 while it is not',
+      registers: [this.registry],
+    });
+    this.cacheEvents = new Counter({
+      name: 'connections_cache_events_total',
+      help: 'Connections cache lookups by event: hit, miss, shared_wait (waited for another fill), fill_failure, negative_hit (a user known to have no link)',
+      labelNames: ['event'],
+      registers: [this.registry],
+    });
+    this.httpInFlight = new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered (or abandoned) in this process',
+      registers: [this.registry],
+    });
+    this.serviceReady = new Gauge({
+      name: 'service_ready',
+      help: '1 when the last /readyz answered 200, 0 when it answered 503',
+      registers: [this.registry],
+    });
+    this.buildInfo = new Gauge({
+      name: 'build_info',
+      help: 'Always 1: the version (package.json), the commit (GIT_COMMIT, else "unknown") and the Node.js version running',
+      labelNames: ['version', 'commit', 'node'],
+      registers: [this.registry],
+    });
+    this.buildInfo.set({ version: packageVersion(), commit: options.commit ?? 'unknown', node: process.version }, 1);
   }
 
-  /** A storage operation failed at the Redis boundary (storage/redis.ts guard/storeError). */
-  observeStoreError = (): void => {
-    this.redisErrors.inc({ kind: 'command' });
-  };
+  /**
+   * A storage operation failed at the Redis boundary (storage/redis.ts guard/storeError); its
+   * `timed`: one ended, after so long (guard again, under a bounded operation name).
+   */
+  readonly observeStoreError: (() => void) & { timed: (operation: string, seconds: number) => void } = Object.assign(
+    (): void => {
+      this.redisErrors.inc({ kind: 'command' });
+    },
+    {
+      timed: (operation: string, seconds: number): void => {
+        this.redisCommandDuration.observe({ operation }, seconds);
+      },
+    },
+  );
 
   /** A Powens call ended (powens/client.ts reports each one: endpoint name, duration, ok or an error code). */
-  observePowens = (endpoint: string, seconds: number, outcome: string): void => {
-    this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);
-    if (outcome !== 'ok') this.powensErrors.inc({ endpoint, code: outcome });
-  };
+  readonly observePowens: ((endpoint: string, seconds: number, outcome: string) => void) & { retried: (endpoint: string) => void } = Object.assign(
+    (endpoint: string, seconds: number, outcome: string): void => {
+      this.powensDuration.observe({ endpoint, outcome: outcome === 'ok' ? 'ok' : 'error' }, seconds);
+      if (outcome !== 'ok') this.powensErrors.inc({ endpoint, code: outcome });
+    },
+    {
+      /** An attempt failed and the call tries again (got's beforeRetry): once per retry. */
+      retried: (endpoint: string): void => {
+        this.powensRetries.inc({ endpoint });
+      },
+    },
+  );
 }

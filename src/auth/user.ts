@@ -3,6 +3,8 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, t
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { safeReturnTo } from '../http/return-to.js';
+import { userRef, userRefKey } from '../crypto.js';
+import { logContext } from '../logging.js';
 
 /**
  * Who the app's user is. Each mode answers a user id, null when there is none, or throws
@@ -92,16 +94,51 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 export function createAuthenticator(config: Config): Authenticator {
   const inner = resolveUser(config);
   const resolved = new WeakMap<Request, Promise<string | null>>();
+  const first = config.tokenKeys[0];
+  const refOf = first === undefined ? undefined : userRefs(userRefKey(first.key));
   return {
     mode: inner.mode,
     userId: (req) => {
       let user = resolved.get(req);
       if (user === undefined) {
         user = inner.userId(req);
+        const context = logContext();
+        // Once per request, when the user becomes known: every later line of the request names
+        // it by its reference (logging.ts), never by its id.
+        if (context !== undefined && refOf !== undefined) {
+          user = user.then((id) => {
+            if (id !== null) context.userRef = refOf(id);
+            return id;
+          });
+        }
         resolved.set(req, user);
       }
       return user;
     },
+  };
+}
+
+/** Users whose reference is remembered; past this the oldest are forgotten (bounded memory). */
+const USER_REFS_MAX = 10_000;
+
+/**
+ * userRef with the last references computed remembered: an HMAC costs a few microseconds (a
+ * new Hmac object each time), a Map lookup a fraction of one, and the same users come back.
+ */
+function userRefs(key: Buffer): (userId: string) => string {
+  const known = new Map<string, string>();
+  return (userId) => {
+    let ref = known.get(userId);
+    if (ref === undefined) {
+      ref = userRef(key, userId);
+      if (known.size >= USER_REFS_MAX) {
+        // Map keeps insertion order: the first key is the oldest.
+        const oldest = known.keys().next();
+        if (oldest.done !== true) known.delete(oldest.value);
+      }
+      known.set(userId, ref);
+    }
+    return ref;
   };
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { applyRules, authMode, DEMO_RULES, isProduction, SERVICE_RULES, STORAGE_RULES } from './rules.js';
 import type { AuthConfig, Config, ConfigResult, DemoConfigResult, Env, RedisConfig, StorageConfigResult, TokenKey, TracingConfig } from './types.js';
 import { httpUrl } from './values.js';
-import { DEMO_DEFAULTS, DEMO_VARIABLES, SERVICE_VARIABLES, type ServiceName, type Variable } from './variables.js';
+import { DEMO_DEFAULTS, DEMO_VARIABLES, requiredMessage, SERVICE_VARIABLES, type ServiceName, type Variable } from './variables.js';
 
 /**
  * The loaders: one schema per profile, built from the declarations in ./variables.ts and the
@@ -156,6 +156,7 @@ function toConfig(e: Parsed): Config {
     webhookRateLimitPerIp: e.RATE_LIMIT_WEBHOOK_PER_IP,
     rateLimit: { perIp: e.RATE_LIMIT_PER_IP, perUser: e.RATE_LIMIT_PER_USER },
     metricsToken: e.METRICS_TOKEN,
+    gitCommit: e.GIT_COMMIT,
     connectionsCacheTtlSeconds: e.CONNECTIONS_CACHE_TTL_SECONDS,
     consentWarningDays: e.CONSENT_WARNING_DAYS,
     connectorsCacheTtlSeconds: e.CONNECTORS_CACHE_TTL_SECONDS,
@@ -210,6 +211,21 @@ export const storageSchema = applyRules(storageObject, STORAGE_RULES).transform(
 export function loadStorageConfig(env: Env): StorageConfigResult {
   const parsed = storageSchema.safeParse(env);
   return parsed.success ? { ok: true, config: parsed.data } : { ok: false, problems: problemsOf(parsed.error, env) };
+}
+
+const tokenKeysObject = serviceObject.pick({ TOKEN_ENCRYPTION_KEYS: true });
+
+/**
+ * Only TOKEN_ENCRYPTION_KEYS, parsed as loadConfig parses it and always required (a random
+ * development key would give references that match nothing): `npm run user-ref`.
+ */
+export function loadTokenKeys(env: Env): { ok: true; tokenKeys: TokenKey[] } | { ok: false; problems: string[] } {
+  const parsed = tokenKeysObject.safeParse(env);
+  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error, env) };
+  const tokenKeys = parsed.data.TOKEN_ENCRYPTION_KEYS;
+  if (tokenKeys === undefined || tokenKeys.length === 0)
+    return { ok: false, problems: [`TOKEN_ENCRYPTION_KEYS: ${requiredMessage(SERVICE_VARIABLES.TOKEN_ENCRYPTION_KEYS, false)}`] };
+  return { ok: true, tokenKeys };
 }
 
 export const DEMO_CLIENT_ID = 'demo-client';

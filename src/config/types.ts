@@ -116,6 +116,8 @@ export interface Config {
   webhookRateLimitPerIp: number;
   rateLimit: { perIp: number; perUser: number };
   metricsToken: string | undefined;
+  /** GIT_COMMIT: the build_info commit label. */
+  gitCommit: string | undefined;
   connectionsCacheTtlSeconds: number;
   consentWarningDays: number;
   connectorsCacheTtlSeconds: number;

@@ -483,6 +483,14 @@ export const SERVICE_VARIABLES = {
     description:
       'Bearer token required by `GET /metrics` (at least 16 characters). Unset: `/metrics` is open, so keep it off the public network (block the path at your proxy either way; README, Deployment).',
   }),
+  GIT_COMMIT: variable({
+    section: 'Operations',
+    // A label value of build_info: kept short and plain so no value can break the exposition.
+    type: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores (a commit hash)'),
+    example: '<the commit the image was built from>',
+    description:
+      'The commit the service was built from, shown as the `commit` label of `build_info` on `/metrics` (else `unknown`). The Dockerfile sets it from the build argument of the same name: `docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) .`',
+  }),
   SHUTDOWN_DELAY_MS: variable({
     section: 'Operations',
     type: t.int(0, 9000),

@@ -13,6 +13,8 @@ export interface ConnectionsCacheOptions {
   pollMs?: number;
   /** Told of Redis failures (metrics). */
   onStoreError?: StoreErrorObserver;
+  /** Told of each lookup's outcome (connections_cache_events_total{event}). */
+  onEvent?: (event: 'hit' | 'miss' | 'negative_hit') => void;
 }
 
 /** The lock outlives the slowest fill: POWENS_TIMEOUT_MS bounds a whole Powens call, retries included. */
@@ -89,13 +91,14 @@ export class ConnectionsCache {
 
   async get(userId: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
     if (!this.enabled) return JSON.stringify(await load());
-    const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError, 'cache_get');
+    const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError, 'cache_read');
     const cached = parse(raw);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return this.found(cached);
     // Not ours to read (an older format, a manual edit): drop it rather than wait for its TTL.
     if (raw !== null) await this.invalidate(userId);
     const first = await this.acquire(userId);
-    if (first.kind === 'hit') return first.json;
+    if (first.kind === 'hit') return this.found(first.json);
+    this.options.onEvent?.('miss');
     const shared = this.inflight.get(userId);
     if (shared !== undefined && shared.generation === first.generation && first.kind === 'busy') return shared.promise;
     const promise = first.kind === 'lock' ? this.fill(userId, first.generation, first.lockToken, load) : this.wait(userId, load);
@@ -106,6 +109,12 @@ export class ConnectionsCache {
     };
     promise.then(forget, forget);
     return promise;
+  }
+
+  /** A cached answer, counted: `null` (a user known to have no link) apart. */
+  private found(json: LoadedJson): LoadedJson {
+    this.options.onEvent?.(json === 'null' ? 'negative_hit' : 'hit');
+    return json;
   }
 
   /** Drops the user's list; a fill already running will not store what it read. */

@@ -1,5 +1,7 @@
-import type { IRouter, RequestHandler } from 'express';
+import type { IRouter, Request, RequestHandler } from 'express';
+import { logContext } from '../logging.js';
 import type { ResponseFormat } from './locals.js';
+import { routeLabel } from './request-context.js';
 
 /**
  * A route as a feature declares it. app.ts adds every feature's routes the same way, so the
@@ -18,13 +20,21 @@ export interface RouteSpec {
   handler: RequestHandler;
 }
 
+/** The lines written from here on (rate limits, session, handler, domain) name the route. */
+function nameRoute(req: Request): void {
+  const context = logContext();
+  if (context !== undefined) context.route = routeLabel(req);
+}
+
 const formats: Record<ResponseFormat, RequestHandler> = {
-  page: (_req, res, next) => {
+  page: (req, res, next) => {
     res.locals.format = 'page';
+    nameRoute(req);
     next();
   },
-  json: (_req, res, next) => {
+  json: (req, res, next) => {
     res.locals.format = 'json';
+    nameRoute(req);
     next();
   },
 };

@@ -5,7 +5,7 @@ import type { Authenticator } from '../auth/user.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Keys } from '../storage/keys.js';
-import { redisSpan, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { redisSpan, reportTiming, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 import { failSpan } from '../tracing.js';
 
 /** Both limits count requests per minute (RATE_LIMIT_PER_IP, RATE_LIMIT_PER_USER). */
@@ -24,6 +24,8 @@ export interface RateLimitDeps {
   keys: Keys;
   auth: Authenticator;
   onStoreError?: StoreErrorObserver;
+  /** Told of each request a limit refused (rate_limit_rejections_total{limiter}). */
+  onRejected?: (limiter: 'ip' | 'user') => void;
 }
 
 const pass: RequestHandler = (_req, _res, next) => next();
@@ -54,14 +56,17 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     });
 
   const consume = async (rl: RateLimiterRedis, key: string, name: 'ip' | 'user'): Promise<void> => {
+    const started = performance.now();
     // The limiter's name only: the key is an address or a user id.
-    const span = redisSpan('rate_limit');
+    const operation = name === 'ip' ? 'rate_limit_ip' : 'rate_limit_user';
+    const span = redisSpan(operation);
     span.setAttribute('rate_limit.limiter', name);
     try {
       await rl.consume(key);
     } catch (err: unknown) {
       if (err instanceof RateLimiterRes) {
         span.setAttribute('rate_limit.refused', true);
+        deps.onRejected?.(name);
         throw new AppError('RATE_LIMITED', {
           retryAfter: Math.max(1, Math.ceil(err.msBeforeNext / 1000)),
           logDetail: { limit: name },
@@ -71,6 +76,8 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       failSpan(span, mapped.code);
       throw mapped;
     } finally {
+      // A refusal from memory (inMemoryBlockOnConsumed) is timed too: it is the limiter's cost.
+      reportTiming(deps.onStoreError, operation, started);
       span.end();
     }
   };

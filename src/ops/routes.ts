@@ -45,14 +45,18 @@ export function opsRoutes(deps: OpsDeps): RouteSpec[] {
       format: 'json',
       handler: async (_req, res) => {
         res.setHeader('Cache-Control', 'no-store');
+        // service_ready follows what the probe was last told, so a dashboard sees what the load balancer sees.
         if (deps.lifecycle.shuttingDown) {
+          deps.metrics.serviceReady.set(0);
           res.status(503).json({ status: 'shutting_down' });
           return;
         }
         if (!(await redisAnswers(deps.redis))) {
+          deps.metrics.serviceReady.set(0);
           res.status(503).json({ status: 'redis_unavailable' });
           return;
         }
+        deps.metrics.serviceReady.set(1);
         res.json({ status: 'ready' });
       },
     },

@@ -4,6 +4,7 @@ import got, { HTTPError, ParseError, RequestError, type Got, type Method } from 
 import type { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { logContext, type Logger } from '../logging.js';
 import { failSpan, SpanKind, startSpan, traceHeaders, type Span } from '../tracing.js';
 import {
   connection as connectionSchema,
@@ -40,8 +41,22 @@ export interface Connector {
 }
 
 export interface PowensCallObserver {
-  /** `outcome` is 'ok' or the catalogue code of the failure. */
+  /** `outcome` is 'ok' or the catalogue code of the failure; once per call, retries included. */
   (endpoint: PowensEndpoint, durationSeconds: number, outcome: string): void;
+  /** An attempt failed and is tried again: once per retry. */
+  retried?: (endpoint: PowensEndpoint) => void;
+}
+
+/** got's `context` of a call: what its hooks need to name it, and how many attempts it made. */
+interface CallContext {
+  endpoint: PowensEndpoint;
+  /** Shared by reference: got copies `context` shallowly for each attempt. */
+  attempts: { n: number };
+}
+
+function callContext(value: unknown): CallContext | undefined {
+  const c = value as Partial<CallContext> | undefined;
+  return typeof c?.endpoint === 'string' && typeof c.attempts === 'object' ? (c as CallContext) : undefined;
 }
 
 /** The error shape of Powens answers, kept for logs (the description is technical, not secret). */
@@ -66,6 +81,7 @@ export class PowensClient {
   constructor(
     private readonly cfg: Config['powens'],
     private readonly observe: PowensCallObserver = () => undefined,
+    private readonly logger?: Logger,
   ) {
     this.host = new URL(cfg.apiUrl).hostname;
     // Keep-alive: a callback costs one TCP/TLS handshake less per Powens call.
@@ -92,6 +108,47 @@ export class PowensClient {
       responseType: 'json',
       throwHttpErrors: true,
       followRedirect: false,
+      hooks: {
+        // Every attempt that got an answer, failed or not (got runs these before it throws for
+        // a non-2xx): one debug line each, with Powens' request id when the body has one.
+        afterResponse: [
+          (response) => {
+            const call = callContext(response.request.options.context);
+            if (call !== undefined) {
+              call.attempts.n = response.retryCount + 1;
+              this.logger?.debug(
+                {
+                  powens: {
+                    endpoint: call.endpoint,
+                    status: response.statusCode,
+                    durationMs: response.timings.phases.total,
+                    attempt: response.retryCount + 1,
+                    powensRequestId: powensRequestIdOf(response.body),
+                  },
+                },
+                `Powens ${call.endpoint} answered ${response.statusCode}`,
+              );
+            }
+            return response;
+          },
+        ],
+        // Once per retry, after a failed attempt (an answer got retries for, or no answer).
+        beforeRetry: [
+          (error, retryCount) => {
+            const call = callContext(error.options.context);
+            if (call === undefined) return;
+            this.observe.retried?.(call.endpoint);
+            call.attempts.n = retryCount + 1;
+            // Attempts without an answer have no afterResponse line: say what became of them.
+            if (error.response === undefined) {
+              this.logger?.debug(
+                { powens: { endpoint: call.endpoint, attempt: retryCount, reason: typeof error.code === 'string' ? error.code : error.name } },
+                `Powens ${call.endpoint} did not answer; trying again`,
+              );
+            }
+          },
+        ],
+      },
     });
   }
 
@@ -222,6 +279,7 @@ export class PowensClient {
     span: Span,
     seconds: () => number,
   ): Promise<z.infer<S>> {
+    const attempts = { n: 1 };
     let body: unknown;
     let status: number;
     const headers = traceHeaders(span);
@@ -237,44 +295,78 @@ export class PowensClient {
         // got's timeout applies per attempt; this deadline bounds the whole call, retries and
         // backoff included, so a hanging Powens costs POWENS_TIMEOUT_MS once, not per attempt.
         signal: AbortSignal.timeout(this.cfg.timeoutMs),
-      })) as { body: unknown; statusCode: number; retryCount: number };
+        context: { endpoint, attempts } satisfies CallContext,
+      })) as { body: unknown; statusCode: number };
       body = res.body;
       status = res.statusCode;
-      span.setAttributes({ 'http.response.status_code': status, 'powens.attempts': res.retryCount + 1 });
+      span.setAttributes({ 'http.response.status_code': status, 'powens.attempts': attempts.n });
     } catch (err: unknown) {
-      const mapped = mapGotError(err, endpoint);
-      if (err instanceof RequestError) {
-        span.setAttribute('powens.attempts', (err.request?.retryCount ?? 0) + 1);
-        if (err.response !== undefined) span.setAttribute('http.response.status_code', err.response.statusCode);
-      }
+      const mapped = mapGotError(err, endpoint, attempts.n);
+      span.setAttribute('powens.attempts', attempts.n);
+      if (err instanceof RequestError && err.response !== undefined) span.setAttribute('http.response.status_code', err.response.statusCode);
       this.observe(endpoint, seconds(), mapped.code);
-      throw mapped;
+      throw this.failed(mapped, endpoint, attempts.n);
     }
     // With redirects not followed, got hands a 3xx over as a success: a DELETE answered by a
     // redirect (a proxy, an http-to-https hop) did nothing, and must not be taken as done.
     if (status < 200 || status > 299) {
       this.observe(endpoint, seconds(), 'POWENS_BAD_RESPONSE');
-      throw new AppError('POWENS_BAD_RESPONSE', { logDetail: { endpoint, status, reason: 'not a 2xx answer' } });
+      throw this.failed(new AppError('POWENS_BAD_RESPONSE', { logDetail: { endpoint, status, reason: 'not a 2xx answer' } }), endpoint, attempts.n);
     }
     if (schema === null) return undefined as z.infer<S>;
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       this.observe(endpoint, seconds(), 'POWENS_BAD_RESPONSE');
-      throw new AppError('POWENS_BAD_RESPONSE', {
-        logDetail: { endpoint, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 5) },
-      });
+      throw this.failed(
+        new AppError('POWENS_BAD_RESPONSE', {
+          logDetail: { endpoint, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 5) },
+        }),
+        endpoint,
+        attempts.n,
+      );
     }
     return parsed.data;
   }
+
+  /**
+   * A failed call, reported once. While a request is being served, in that request's line
+   * (http/request-context.ts: at warn at least), so a request that fails because Powens did
+   * writes one line, not two; the call's own line is then at debug. Outside a request, or after
+   * its answer (background work), nothing else would say it: a line of its own at warn.
+   */
+  private failed(err: AppError, endpoint: PowensEndpoint, attempts: number): AppError {
+    const detail = err.logDetail ?? {};
+    const status = typeof detail.status === 'number' ? detail.status : undefined;
+    const powensRequestId = typeof detail.powensRequestId === 'string' ? detail.powensRequestId : undefined;
+    const failure = {
+      endpoint,
+      errorCode: err.code,
+      attempts,
+      ...(status !== undefined ? { status } : {}),
+      ...(powensRequestId !== undefined ? { powensRequestId } : {}),
+    };
+    const context = logContext();
+    const inRequest = context !== undefined && context.done !== true;
+    if (inRequest) context.powensFailure = failure;
+    const line = `Powens ${endpoint} failed: ${err.code}`;
+    if (inRequest) this.logger?.debug({ powens: failure }, line);
+    else this.logger?.warn({ powens: failure }, line);
+    return err;
+  }
 }
 
-function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
+function powensRequestIdOf(body: unknown): string | undefined {
+  return typeof body === 'object' && body !== null ? requestId((body as PowensErrorBody).request_id) : undefined;
+}
+
+function mapGotError(err: unknown, endpoint: PowensEndpoint, attempts: number): AppError {
   if (err instanceof HTTPError) {
     const status = err.response.statusCode;
     const b = (typeof err.response.body === 'object' && err.response.body !== null ? err.response.body : {}) as PowensErrorBody;
     const logDetail = {
       endpoint,
       status,
+      attempts,
       powensCode: typeof b.code === 'string' ? b.code.slice(0, 64) : undefined,
       powensRequestId: requestId(b.request_id),
     };
@@ -306,9 +398,9 @@ function mapGotError(err: unknown, endpoint: PowensEndpoint): AppError {
       cause.code = 'ETIMEDOUT';
       cause.message = 'no answer within POWENS_TIMEOUT_MS';
     }
-    return new AppError('POWENS_UNAVAILABLE', { cause, logDetail: { endpoint, reason: cause.code } });
+    return new AppError('POWENS_UNAVAILABLE', { cause, logDetail: { endpoint, attempts, reason: cause.code } });
   }
-  return new AppError('POWENS_UNAVAILABLE', { cause: err, logDetail: { endpoint } });
+  return new AppError('POWENS_UNAVAILABLE', { cause: err, logDetail: { endpoint, attempts } });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging.js';
 import type { Keys } from '../storage/keys.js';
-import { guard, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { guard, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 import type { Connector, PowensClient } from './client.js';
 
 export interface ConnectorsAnswer {
@@ -54,12 +54,9 @@ export class ConnectorsCatalogue {
     if (skipped > 0) logger.warn({ skipped }, 'Powens listed connectors that are hidden or lack an id, uuid or name; left out');
     const json = JSON.stringify({ connectors } satisfies ConnectorsAnswer);
     if (ttlSeconds > 0) {
-      try {
-        await redis.set(keys.connectors(domain), json, 'EX', ttlSeconds);
-      } catch (err: unknown) {
-        // The answer is good; only the next request pays a Powens call again. Counted, not thrown.
-        storeError(err, onStoreError);
-      }
+      // The answer is good: a failed write is counted (guard), not thrown; only the next
+      // request pays a Powens call again.
+      await guard(redis.set(keys.connectors(domain), json, 'EX', ttlSeconds), onStoreError, 'connectors_write').catch(() => undefined);
     }
     return json;
   }

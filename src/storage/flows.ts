@@ -73,7 +73,7 @@ export class FlowStore {
     );
     const victims = Array.isArray(dropped) ? dropped.filter((v): v is string => typeof v === 'string') : [];
     // The oldest flows beyond the limit are dropped: their callbacks will be refused.
-    if (victims.length > 0) await guard(this.redis.del(...victims.map((v) => this.keys.flow(s, v))), this.onStoreError, 'flow_evict');
+    if (victims.length > 0) await guard(this.redis.del(...victims.map((v) => this.keys.flow(s, v))), this.onStoreError, 'flow_drop');
     return state;
   }
 
@@ -112,9 +112,9 @@ export class FlowStore {
   async dropSession(sessionId: string): Promise<void> {
     const s = digest(sessionId);
     const index = this.keys.flowIndex(s);
-    const hashes = await guard(this.redis.lrange(index, 0, -1), this.onStoreError);
+    const hashes = await guard(this.redis.lrange(index, 0, -1), this.onStoreError, 'flow_list');
     // One slot (the session's hash tag): one DEL for the flows and their index.
-    await guard(this.redis.del(index, ...hashes.map((h) => this.keys.flow(s, h))), this.onStoreError);
+    await guard(this.redis.del(index, ...hashes.map((h) => this.keys.flow(s, h))), this.onStoreError, 'flow_drop');
   }
 
   /** Pending flows of a session (expired ones included until they are pushed out). */

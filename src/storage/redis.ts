@@ -163,11 +163,56 @@ function redactUrl(text: string): string {
 }
 
 /**
- * Told of every Redis failure that reaches the boundary (the app counts them in its metrics).
- * Passed in by whoever builds a store, so there is no module-level registry: several apps in
- * one process (the tests) each count their own.
+ * The storage operations, by a fixed name each: the `operation` label of
+ * redis_command_duration_seconds. A closed list, so the label stays bounded and a new use of
+ * Redis has to be named here.
  */
-export type StoreErrorObserver = (err: unknown) => void;
+export type RedisOperation =
+  | 'session_get'
+  | 'session_set'
+  | 'session_touch'
+  | 'session_destroy'
+  | 'user_sessions_track'
+  | 'user_sessions_forget'
+  | 'rate_limit_ip'
+  | 'rate_limit_user'
+  | 'rate_limit_webhook'
+  | 'flow_create'
+  | 'flow_drop'
+  | 'flow_take'
+  | 'flow_unindex'
+  | 'flow_finish'
+  | 'flow_finished_read'
+  | 'flow_count'
+  | 'flow_list'
+  | 'token_read'
+  | 'token_write'
+  | 'token_undo'
+  | 'token_delete'
+  | 'user_index_read'
+  | 'user_index_write'
+  | 'user_index_delete'
+  | 'replica_wait'
+  | 'cache_read'
+  | 'cache_invalidate'
+  | 'cache_acquire'
+  | 'cache_store'
+  | 'cache_release'
+  | 'connectors_read'
+  | 'connectors_write'
+  | 'webhook_dedup'
+  | 'webhook_dedup_release';
+
+/**
+ * Told of every Redis failure that reaches the boundary (the app counts them in its metrics),
+ * and, through `timed`, of how long each storage operation took, failed or not. Passed in by
+ * whoever builds a store, so there is no module-level registry: several apps in one process
+ * (the tests) each count their own.
+ */
+export interface StoreErrorObserver {
+  (err: unknown): void;
+  timed?: (operation: RedisOperation, seconds: number) => void;
+}
 
 /**
  * The boundary: any failure talking to Redis becomes STORE_UNAVAILABLE (503), keeping the
@@ -180,50 +225,25 @@ export function storeError(err: unknown, observe?: StoreErrorObserver): AppError
   return new AppError('STORE_UNAVAILABLE', { cause: err, retryAfter: 5 });
 }
 
-/**
- * A bounded name for each group of Redis commands the service sends as one step (one command,
- * one script or one MULTI): the name of its span (`redis token_read`). Never a key: keys carry
- * user ids.
- */
-export type RedisOperation =
-  | 'flow_create'
-  | 'flow_evict'
-  | 'flow_take'
-  | 'flow_unindex'
-  | 'flow_finish'
-  | 'flow_finished_read'
-  | 'flow_count'
-  | 'token_read'
-  | 'token_write'
-  | 'token_undo'
-  | 'token_delete'
-  | 'token_index_read'
-  | 'token_index_write'
-  | 'token_index_delete'
-  | 'cache_get'
-  | 'cache_invalidate'
-  | 'cache_acquire'
-  | 'cache_store'
-  | 'cache_release'
-  | 'connectors_read'
-  | 'webhook_dedupe'
-  | 'webhook_dedupe_undo'
-  | 'session_get'
-  | 'session_set'
-  | 'session_touch'
-  | 'session_destroy'
-  | 'rate_limit';
-
 /** The span of one Redis operation, a child of the active one (the request's). */
 export function redisSpan(operation: RedisOperation): ReturnType<typeof startSpan> {
   return startSpan(`redis ${operation}`, { 'db.system.name': 'redis' });
 }
 
+/** The time since `started` (performance.now()) reported as `operation`'s duration, if anyone listens. */
+export function reportTiming(observe: StoreErrorObserver | undefined, operation: RedisOperation, started: number): void {
+  observe?.timed?.(operation, (performance.now() - started) / 1000);
+}
+
 /**
- * Awaits one Redis operation, already sent (`op` is its promise): its span runs from here, which
- * is the same turn of the event loop (auto-pipelining sends the command at the end of it).
+ * Every storage operation passes here: its failure mapped (storeError), its duration reported
+ * under its operation name, and its span (`redis token_read`) a child of the request's. The
+ * promise is the command already sent (the argument is evaluated just before, in the same turn
+ * of the event loop), so the time measured is Redis' answer, the round trip and the client's
+ * queueing (auto-pipelining waits for the end of the event loop turn).
  */
 export async function guard<T>(op: Promise<T>, observe: StoreErrorObserver | undefined, operation: RedisOperation): Promise<T> {
+  const started = performance.now();
   const span = redisSpan(operation);
   try {
     return await op;
@@ -232,8 +252,21 @@ export async function guard<T>(op: Promise<T>, observe: StoreErrorObserver | und
     failSpan(span, mapped.code);
     throw mapped;
   } finally {
+    reportTiming(observe, operation, started);
     span.end();
   }
+}
+
+/**
+ * redis_up: 1 once the client is ready for commands, 0 as soon as its connection closes or it
+ * gives up ('end'). For Cluster, 'ready' and 'close' are the cluster's own (all slots covered,
+ * or not).
+ */
+export function watchRedisUp(redis: RedisClient, set: (up: 0 | 1) => void): void {
+  set(redis.status === 'ready' ? 1 : 0);
+  redis.on('ready', () => set(1));
+  redis.on('close', () => set(0));
+  redis.on('end', () => set(0));
 }
 
 // Deletes only if the value is still the one the caller read or wrote: a value replaced
@@ -324,12 +357,15 @@ export class ReplicaWaiter {
     if (needed === 0) return true;
     const node = this.nodeFor(key);
     if (node === undefined || node !== mark.node || node.status !== 'ready' || this.lifeOf(node) !== mark.epoch) return false;
+    const started = performance.now();
     try {
       const acks = await node.wait(needed, this.opts.waitMs);
       return acks >= needed && this.lifeOf(node) === mark.epoch;
     } catch (err: unknown) {
       this.opts.onStoreError?.(err);
       return false;
+    } finally {
+      reportTiming(this.opts.onStoreError, 'replica_wait', started);
     }
   }
 

@@ -4,8 +4,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { randomToken } from '../crypto.js';
 import type { Keys } from './keys.js';
-import { redisSpan, storeError, type RedisClient, type RedisOperation, type StoreErrorObserver } from './redis.js';
-import type { AppError } from '../errors.js';
+import { redisSpan, reportTiming, storeError, type RedisClient, type RedisOperation, type StoreErrorObserver } from './redis.js';
 import { failSpan } from '../tracing.js';
 import { safeError } from '../logging.js';
 
@@ -38,30 +37,28 @@ class GuardedRedisStore extends RedisStore {
   }
 
   override get(sid: string, cb?: Callback): Promise<unknown> {
-    const done = this.traced('session_get');
-    return super.get(sid, (err?: unknown, data?: SessionData | null) => cb?.(done(err), data));
+    return super.get(sid, this.done('session_get', cb));
   }
   override set(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    const done = this.traced('session_set');
-    return super.set(sid, sess, (err?: unknown) => cb?.(done(err)));
+    return super.set(sid, sess, this.done('session_set', cb));
   }
   override touch(sid: string, sess: SessionData, cb?: Callback): Promise<unknown> {
-    const done = this.traced('session_touch');
-    return super.touch(sid, sess, (err?: unknown) => cb?.(done(err)));
+    return super.touch(sid, sess, this.done('session_touch', cb));
   }
   override destroy(sid: string, cb?: Callback): Promise<unknown> {
-    const done = this.traced('session_destroy');
-    return super.destroy(sid, (err?: unknown) => cb?.(done(err)));
+    return super.destroy(sid, this.done('session_destroy', cb));
   }
 
-  /** Starts the operation's span; the returned function ends it and maps a failure. */
-  private traced(operation: RedisOperation): (err: unknown) => AppError | undefined {
+  /** The callback connect-redis calls: times the operation, ends its span, maps its failure. */
+  private done(operation: RedisOperation, cb: Callback | undefined): Callback {
+    const started = performance.now();
     const span = redisSpan(operation);
-    return (err) => {
+    return (err?: unknown, data?: SessionData | null) => {
+      reportTiming(this.onStoreError, operation, started);
       const mapped = err ? storeError(err, this.onStoreError) : undefined;
       if (mapped !== undefined) failSpan(span, mapped.code);
       span.end();
-      return mapped;
+      cb?.(mapped, data);
     };
   }
 }

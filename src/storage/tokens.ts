@@ -168,7 +168,7 @@ export class TokenStore {
       this.script(STORE, w, w.sealed, String(WRITE_FATE_TTL_SECONDS)),
       powensUserId === null
         ? undefined
-        : guard(this.redis.set(this.keys.powensUser(powensUserId), w.userId), this.onStoreError, 'token_index_write').catch(() => undefined),
+        : guard(this.redis.set(this.keys.powensUser(powensUserId), w.userId), this.onStoreError, 'user_index_write').catch(() => undefined),
     ]);
     const durable = status !== 'stored' || mark === undefined || this.replicas === undefined || (await this.replicas.acknowledged(mark, tokenKey));
     return { status, durable };
@@ -212,12 +212,12 @@ export class TokenStore {
 
   /** Writes the Powens user index entry (idempotent): a write kept after a reconcile may have lost its own. */
   async putIndex(powensUserId: number, userId: string): Promise<void> {
-    await guard(this.redis.set(this.keys.powensUser(powensUserId), userId), this.onStoreError, 'token_index_write');
+    await guard(this.redis.set(this.keys.powensUser(powensUserId), userId), this.onStoreError, 'user_index_write');
   }
 
   /** Removes the Powens user index entry if it still names `userId`; best effort (a stale entry names a deleted Powens user). */
   async dropIndex(powensUserId: number, userId: string): Promise<void> {
-    await deleteIfEqual(this.redis, this.keys.powensUser(powensUserId), userId, this.onStoreError, 'token_index_delete').catch(() => undefined);
+    await deleteIfEqual(this.redis, this.keys.powensUser(powensUserId), userId, this.onStoreError, 'user_index_delete').catch(() => undefined);
   }
 
   /**
@@ -236,14 +236,14 @@ export class TokenStore {
     if (current.token !== expected.token) return false;
     const removed = await deleteIfEqual(this.redis, this.keys.token(userId), sealed, this.onStoreError, 'token_delete');
     if (removed && current.powensUserId !== null) {
-      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)), this.onStoreError, 'token_index_delete');
+      await guard(this.redis.del(this.keys.powensUser(current.powensUserId)), this.onStoreError, 'user_index_delete');
     }
     return removed;
   }
 
   /** The app user a Powens user id belongs to (webhooks name users by Powens id). */
   async userForPowensId(powensUserId: number): Promise<string | null> {
-    return guard(this.redis.get(this.keys.powensUser(powensUserId)), this.onStoreError, 'token_index_read');
+    return guard(this.redis.get(this.keys.powensUser(powensUserId)), this.onStoreError, 'user_index_read');
   }
 
   private async script(lua: string, w: TokenWrite, ...args: string[]): Promise<WriteStatus> {

@@ -51,17 +51,20 @@ export class UserSessions {
     const evicted = await guard(
       this.redis.eval(TRACK, 1, this.keys.userSessions(userId), sessionId, String(Math.ceil(expiresAt)), String(now), String(MAX_SESSIONS_PER_USER)),
       this.onStoreError,
+      'user_sessions_track',
     );
     const victims = Array.isArray(evicted) ? evicted.filter((v): v is string => typeof v === 'string') : [];
     if (victims.length === 0) return 0;
     // The session keys have no hash tag and each session's flows have their own: one delete each.
-    await Promise.all(victims.flatMap((sid) => [guard(this.redis.del(`${this.keys.sessionPrefix}${sid}`), this.onStoreError), this.flows.dropSession(sid)]));
+    await Promise.all(
+      victims.flatMap((sid) => [guard(this.redis.del(`${this.keys.sessionPrefix}${sid}`), this.onStoreError, 'session_destroy'), this.flows.dropSession(sid)]),
+    );
     this.logger.info({ evicted: victims.length, limit: MAX_SESSIONS_PER_USER }, 'sessions of a user beyond the limit evicted (the oldest first)');
     return victims.length;
   }
 
   /** A session that ends (sign-out) leaves the user's set, so it does not count against the limit. */
   async forget(userId: string, sessionId: string): Promise<void> {
-    await guard(this.redis.zrem(this.keys.userSessions(userId), sessionId), this.onStoreError);
+    await guard(this.redis.zrem(this.keys.userSessions(userId), sessionId), this.onStoreError, 'user_sessions_forget');
   }
 }

@@ -59,15 +59,13 @@ export function createErrorHandler(logger: Logger, config: Pick<Config, 'auth' |
     const appError = toAppError(err);
     const referenceId = String(req.id ?? '');
     res.locals.errorCode = appError.code;
-    const log = req.log ?? logger;
-    const entry = {
+    // Not a line of its own: the request's line (http/request-context.ts) carries these, at
+    // error for a 5xx and warn for a 4xx; the reference id on the page is its reqId.
+    res.locals.errorLog = {
       errorCode: appError.code,
-      referenceId,
       ...(appError.logDetail !== undefined ? { detail: appError.logDetail } : {}),
       ...(appError.cause !== undefined ? { cause: safeError(appError.cause) } : {}),
     };
-    if (appError.status >= 500) log.error(entry, `request failed: ${appError.code}`);
-    else log.warn(entry, `request refused: ${appError.code}`);
 
     if (res.headersSent) {
       next(err);

@@ -3,7 +3,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../errors.js';
 import { clientKey } from '../limits/rate-limit.js';
 import type { Keys } from '../storage/keys.js';
-import { storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { reportTiming, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
 
 const WINDOW_SECONDS = 60;
 
@@ -35,6 +35,7 @@ export function webhookRateLimit(deps: {
     inMemoryBlockOnConsumed: deps.points + 1,
   });
   return async (req) => {
+    const started = performance.now();
     try {
       await limiter.consume(clientKey(req));
     } catch (err: unknown) {
@@ -42,6 +43,8 @@ export function webhookRateLimit(deps: {
         throw new AppError('RATE_LIMITED', { retryAfter: Math.max(1, Math.ceil(err.msBeforeNext / 1000)), logDetail: { limit: 'webhook_ip' } });
       }
       throw storeError(err, deps.onStoreError);
+    } finally {
+      reportTiming(deps.onStoreError, 'rate_limit_webhook', started);
     }
   };
 }

@@ -200,7 +200,7 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
     const act = isHandledEvent(event) && powensUserId !== undefined;
     if (act && !queue.hasRoom()) throw new AppError('WEBHOOK_BUSY', { retryAfter: QUEUE_FULL_RETRY_AFTER_S, logDetail: { reason: 'webhook queue full' } });
     if (idWebhookData !== undefined) {
-      const first = await guard(redis.set(keys.webhookSeen(idWebhookData), '1', 'EX', DEDUP_SECONDS, 'NX'), deps.onStoreError, 'webhook_dedupe');
+      const first = await guard(redis.set(keys.webhookSeen(idWebhookData), '1', 'EX', DEDUP_SECONDS, 'NX'), deps.onStoreError, 'webhook_dedup');
       if (first !== 'OK') return answer(200, 'duplicate');
     }
     if (!act) return answer(200, 'ignored');
@@ -211,7 +211,7 @@ export function webhookReceiver(deps: WebhookDeps): WebhookReceiver {
       });
     if (!queue.push(job)) {
       // Filled up while deduplicating: forget the delivery so that its retry is not a duplicate.
-      if (idWebhookData !== undefined) await guard(redis.del(keys.webhookSeen(idWebhookData)), deps.onStoreError, 'webhook_dedupe_undo');
+      if (idWebhookData !== undefined) await guard(redis.del(keys.webhookSeen(idWebhookData)), deps.onStoreError, 'webhook_dedup_release');
       throw new AppError('WEBHOOK_BUSY', { retryAfter: QUEUE_FULL_RETRY_AFTER_S, logDetail: { reason: 'webhook queue full' } });
     }
     return answer(202, 'accepted');

@@ -45,7 +45,7 @@ export function expectErrorPage(stack: Stack, hop: Hop, expected: ExpectedErrorP
 
   const reference = referenceOf(hop);
   expect(hop.headers.get('x-request-id')).toBe(reference);
-  const entry = logEntries(stack).find((e) => e.referenceId === reference && e.errorCode === expected.errorCode);
+  const entry = logEntries(stack).find((e) => e.reqId === reference && e.res !== undefined && e.errorCode === expected.errorCode);
   expect(entry).toBeDefined();
   return entry ?? {};
 }
@@ -57,11 +57,14 @@ export function referenceOf(hop: Hop): string {
   return m[1];
 }
 
-/** The catalogue code the error handler logged for this page, if any. */
+/**
+ * The catalogue code of this page in its request's line (the one with `res`: other lines of the
+ * request carry its reqId too, and may name other errors the flow met and handled).
+ */
 function errorCodeOf(stack: Stack, hop: Hop): unknown {
   const m = /<p class="reference">[^<]*<code>([^<]+)<\/code>/.exec(hop.text);
   if (m?.[1] === undefined) return undefined;
-  return logEntries(stack).find((e) => e.referenceId === m[1] && typeof e.errorCode === 'string')?.errorCode;
+  return logEntries(stack).find((e) => e.reqId === m[1] && e.res !== undefined)?.errorCode;
 }
 
 /** The Redis keys that hold a stored token or its Powens user index for `userId`. */

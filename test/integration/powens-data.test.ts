@@ -166,7 +166,7 @@ describe("Powens' request_id", () => {
     const hop = await b.get('/me/connections');
     expectProblem(hop, 502);
     const reference = hop.headers.get('x-request-id') ?? '';
-    const line = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['referenceId'] === reference && l['detail'] !== undefined);
+    const line = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['reqId'] === reference && l['detail'] !== undefined);
     expect(reference).not.toBe('');
     expect(line?.['detail']).toEqual(expect.objectContaining({ endpoint: 'connections.list', status: 500, powensCode: 'bug', powensRequestId: logged }));
   });

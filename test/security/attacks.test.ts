@@ -630,7 +630,7 @@ function cases(): AttackCase[] {
       // id; another attack may have logged 'forged' before this one runs).
       const reference = res.header('x-request-id');
       expect(reference).toBeDefined();
-      const line = w.stacks.header.logs.find((l) => l.includes('forged') && (JSON.parse(l) as { referenceId?: unknown }).referenceId === reference);
+      const line = w.stacks.header.logs.find((l) => l.includes('forged') && (JSON.parse(l) as { reqId?: unknown }).reqId === reference);
       expect(line).toBeDefined();
       expect(JSON.parse(line ?? '')).toMatchObject({ detail: { description: expect.stringContaining('<script>') as unknown } });
     },

@@ -1,4 +1,5 @@
-import { digest, randomToken, safeEqual } from '../../src/crypto.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { digest, randomToken, safeEqual, userRef, userRefKey } from '../../src/crypto.js';
 
 describe('random tokens from the pooled CSPRNG', () => {
   test('never repeat, across many refills of the pool', () => {
@@ -40,5 +41,26 @@ describe('digests and constant-time comparison', () => {
     expect(safeEqual('secret', 'secreT')).toBe(false);
     expect(safeEqual('secret', 'secret-longer')).toBe(false);
     expect(safeEqual('', '')).toBe(true);
+  });
+});
+
+describe('user references in logs', () => {
+  const tokenKey = randomBytes(32);
+
+  test('are 16 hex characters, the same for the same key and user, different for another user or key', () => {
+    const key = userRefKey(tokenKey);
+    const ref = userRef(key, 'user-42');
+    expect(ref).toMatch(/^[0-9a-f]{16}$/);
+    expect(userRef(userRefKey(Buffer.from(tokenKey)), 'user-42')).toBe(ref);
+    expect(userRef(key, 'user-43')).not.toBe(ref);
+    expect(userRef(userRefKey(randomBytes(32)), 'user-42')).not.toBe(ref);
+  });
+
+  test('come from a key of their own, not the token key itself', () => {
+    const key = userRefKey(tokenKey);
+    expect(key.length).toBe(32);
+    expect(key.equals(tokenKey)).toBe(false);
+    // An HMAC under the token key itself would give another value: the derivation is in between.
+    expect(userRef(key, 'user-42')).not.toBe(createHmac('sha256', tokenKey).update('user-42').digest('hex').slice(0, 16));
   });
 });

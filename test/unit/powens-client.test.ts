@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Config } from '../../src/config.js';
 import { completeWebview, startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { AppError } from '../../src/errors.js';
-import { safeError } from '../../src/logging.js';
+import { createLogger, safeError } from '../../src/logging.js';
 import { PowensClient } from '../../src/powens/client.js';
 
 /** The Powens client against the emulator over HTTP: real sockets, real got, no mocks. */
@@ -394,5 +394,48 @@ describe('connections to Powens', () => {
     expect(err.code).toBe('POWENS_UNAVAILABLE');
     expect((err.cause as Error & { code?: string }).code).toBe('ECONNREFUSED');
     expectNoneOf(err, ['some-token-value-123']);
+  });
+});
+
+describe('attempts, retries and failures as the logs and metrics see them', () => {
+  function observed(): { client: PowensClient; lines: Record<string, unknown>[]; retries: string[]; calls: string[] } {
+    const lines: Record<string, unknown>[] = [];
+    const retries: string[] = [];
+    const calls: string[] = [];
+    const observe = Object.assign((endpoint: string, _s: number, outcome: string) => void calls.push(`${endpoint} ${outcome}`), {
+      retried: (endpoint: string) => void retries.push(endpoint),
+    });
+    const logger = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const c = new PowensClient(powensConfig(), observe, logger);
+    clients.push(c);
+    return { client: c, lines, retries, calls };
+  }
+
+  it('outside a request, a call given up after its retries is one warn line with endpoint, status, attempts and Powens request id', async () => {
+    const user = emu.emulator.knobs.addUser();
+    const { client: c, lines, retries, calls } = observed();
+    emu.emulator.knobs.fail('users.me', { status: 503, body: { code: 'down', request_id: 'req-77' } });
+    expect((await failure(c.currentUser(user.token))).code).toBe('POWENS_UNAVAILABLE');
+    expect(retries).toEqual(['users.me', 'users.me']);
+    expect(calls).toEqual(['users.me POWENS_UNAVAILABLE']);
+    expect(lines.filter((l) => l.level === 'debug').map((l) => (l.powens as Record<string, unknown>).attempt)).toEqual([1, 2, 3]);
+    expect(lines.filter((l) => l.level !== 'debug')).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        powens: { endpoint: 'users.me', status: 503, errorCode: 'POWENS_UNAVAILABLE', attempts: 3, powensRequestId: 'req-77' },
+      }),
+    ]);
+    expect(lines.some((l) => 'reqId' in l)).toBe(false);
+  });
+
+  it('a call that answers at once is one debug line and no retry', async () => {
+    const user = emu.emulator.knobs.addUser();
+    const { client: c, lines, retries } = observed();
+    await c.currentUser(user.token);
+    expect(retries).toEqual([]);
+    expect(lines.map((l) => [l.level, (l.powens as Record<string, unknown>).status, (l.powens as Record<string, unknown>).attempt])).toEqual([
+      ['debug', 200, 1],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(user.token);
   });
 });
