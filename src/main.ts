@@ -62,6 +62,7 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
         // one: let the queued work (a few Redis writes) finish before Redis goes.
         await Promise.race([built.webhooks.idle(), new Promise((r) => setTimeout(r, 500).unref())]);
         powens.close();
+        built.close();
         stopping = true;
         // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not
         // hold the exit up (a paused Redis would only answer after the command timeout).

@@ -18,6 +18,7 @@ export class Metrics {
   readonly powensUsersCreated: Counter<'reason'>;
   readonly powensUsersDeleted: Counter<'reason' | 'outcome'>;
   readonly tokensDropped: Counter<'reason'>;
+  readonly connectionsCacheEvents: Counter<'event'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -93,7 +94,18 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    this.connectionsCacheEvents = new Counter({
+      name: 'connections_cache_events_total',
+      help: 'Connections cache events: hit (answered from the cache), miss (a fill asks Powens), shared_wait (a request waits for a fill begun by another), fill_failure (a fill failed with a Powens error, kept a few seconds for its waiters), negative_hit (a look found that error and answers with it without asking Powens)',
+      labelNames: ['event'],
+      registers: [this.registry],
+    });
   }
+
+  /** A connections cache event (connections/cache.ts, CacheEvent). */
+  observeCacheEvent = (event: string): void => {
+    this.connectionsCacheEvents.inc({ event });
+  };
 
   /** A storage operation failed at the Redis boundary (storage/redis.ts guard/storeError). */
   observeStoreError = (): void => {

@@ -136,6 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async close() {
       await server.shutdown();
       powens.close();
+      built.close();
       redis.disconnect();
       inspect.disconnect();
       if (opts.emulator === undefined) await emulator.close();
