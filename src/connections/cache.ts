@@ -67,7 +67,7 @@ function sharedFailureOf(err: unknown): SharedFailure | undefined {
 
 /**
  * Either the cached list, or a recent fill's failure, or the fill lock, or none of them (someone
- * else is filling), and in every case the current generation. Atomic, so a fill that finished
+ * else is filling: then how long its lock has left), and in every case the current generation. Atomic, so a fill that finished
  * between a miss and this call is seen as a hit (or its failure) rather than causing a second
  * Powens call.
  */
@@ -78,7 +78,7 @@ if cached then return {'hit', generation, cached} end
 local failed = redis.call('GET', KEYS[4])
 if failed then return {'failed', generation, failed} end
 if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'lock', generation, ''} end
-return {'busy', generation, ''}
+return {'busy', generation, tostring(redis.call('PTTL', KEYS[3]))}
 `;
 
 /** Stores the list only if no invalidation happened since the fill began; frees the lock; wakes the waiters. */
@@ -116,16 +116,27 @@ const GENERATION_TTL_SECONDS = 86_400;
  */
 const FAILURE_MS = 3000;
 
-/** Between two looks of a waiting request when no message came: messages are the way, this the fallback. */
+/**
+ * Between two looks of a waiting request when a message may have been missed (its subscription
+ * is not in place, or its connection dropped since): messages are the way, this the fallback.
+ * While no message can have been missed, it looks only when the filler's lock expires (the
+ * filler died without a word).
+ */
 const POLL_MS = 500;
 
-type Acquired = { kind: 'hit'; json: LoadedJson } | { kind: 'failed'; code: SharedFailure } | { kind: 'lock' | 'busy'; generation: string; lockToken: string };
+type Acquired =
+  | { kind: 'hit'; json: LoadedJson }
+  | { kind: 'failed'; code: SharedFailure }
+  | { kind: 'lock'; generation: string; lockToken: string }
+  /** lockLeftMs: how long the filler's lock has left (-1: unknown). */
+  | { kind: 'busy'; generation: string; lockToken: string; lockLeftMs: number };
 
 /**
  * The per-user connections cache in Redis. Concurrent misses for one user cost one Powens call:
  * within a process they share one promise; across processes one of them takes a short lock and
- * the others wait for it, woken by a message when it is done (pub/sub, storage/pubsub.ts) and
- * looking for themselves every half second in case a message is lost. When the fill fails with
+ * the others wait for it, woken by a message when it is done (pub/sub, storage/pubsub.ts), and
+ * look for themselves when its lock expires (the filler died), or every half second while a
+ * message may have been missed. When the fill fails with
  * a Powens error, its error code is kept a few seconds and every waiting request answers with it
  * at once instead of calling Powens in its turn: a Powens outage costs each request one
  * POWENS_TIMEOUT_MS at most, whatever the number of instances. When the lock holder dies, its
@@ -215,14 +226,14 @@ export class ConnectionsCache {
     if (kind === 'hit') {
       const hit = parse(value);
       // Unreadable: written by someone else just now; wait for the next look.
-      return hit === undefined ? { kind: 'busy', generation, lockToken } : { kind: 'hit', json: hit };
+      return hit === undefined ? { kind: 'busy', generation, lockToken, lockLeftMs: -1 } : { kind: 'hit', json: hit };
     }
     if (kind === 'failed') {
       this.event('negative_hit');
       // Only codes of SHARED_FAILURES are written; anything else (a manual edit) is read as the outage it most likely is.
       return { kind: 'failed', code: SHARED_FAILURES.find((code) => code === value) ?? 'POWENS_UNAVAILABLE' };
     }
-    return { kind: kind === 'lock' ? 'lock' : 'busy', generation, lockToken };
+    return kind === 'lock' ? { kind, generation, lockToken } : { kind: 'busy', generation, lockToken, lockLeftMs: Number(value) };
   }
 
   private async fill(userId: string, generation: string, lockToken: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
@@ -277,7 +288,9 @@ export class ConnectionsCache {
         // The lock expires within lockMs of this wait's start: one that outlives it means Redis
         // misbehaves (or fills keep failing otherwise): answer without the cache.
         if (left <= 0) return JSON.stringify(await load());
-        await wakeup.next(Math.min(this.pollMs, left));
+        // -1: a lock without expiry (not ours), or an unreadable entry: look again soon.
+        const pause = wakeup.reliable() && next.lockLeftMs > 0 ? Math.max(this.pollMs, next.lockLeftMs + 10) : this.pollMs;
+        await wakeup.next(Math.min(pause, left));
       }
     } finally {
       wakeup.stop();

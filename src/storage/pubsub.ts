@@ -5,13 +5,19 @@ import type { RedisClient, StoreErrorObserver } from './redis.js';
 export interface Wakeup {
   /** Resolves at the next message since the previous call (at once if one came meanwhile), or after `ms`. */
   next(ms: number): Promise<void>;
+  /**
+   * Whether no message can have been missed: the subscription is in place on a connection that
+   * has not dropped since. Redis delivers every message to a connected subscriber; a dropped
+   * connection (ioredis subscribes again once reconnected) may have missed some.
+   */
+  reliable(): boolean;
   /** Stops listening; the channel is unsubscribed when nobody in this process listens to it any more. */
   stop(): void;
 }
 
 /** A Wakeup that only waits: what a listener gets when Redis pub/sub cannot be had. */
 export function timerOnly(): Wakeup {
-  return { next: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), stop: () => undefined };
+  return { next: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), reliable: () => false, stop: () => undefined };
 }
 
 /**
@@ -34,7 +40,10 @@ export class Wakeups {
   private subscriber: RedisClient | undefined;
   private connecting: Promise<void> | undefined;
   private closed = false;
-  private readonly channels = new Map<string, { listeners: Set<() => void>; subscribed: Promise<void> }>();
+  /** Bumped each time the subscriber connection closes: a subscription made in an earlier life may have missed messages. */
+  private life = 0;
+  /** Per channel: this process's listeners, and the life in which its subscription was confirmed (undefined: it failed). */
+  private readonly channels = new Map<string, { listeners: Set<() => void>; subscribed: Promise<number | undefined> }>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -59,7 +68,7 @@ export class Wakeups {
       entry.listeners.add(onMessage);
     }
     const own = entry;
-    await own.subscribed;
+    const subscribedIn = await own.subscribed;
     return {
       next: (ms) => {
         if (pending) {
@@ -76,6 +85,7 @@ export class Wakeups {
           wake = done;
         });
       },
+      reliable: () => subscribedIn !== undefined && subscribedIn === this.life && this.subscriber?.status === 'ready',
       stop: () => {
         own.listeners.delete(onMessage);
         if (own.listeners.size > 0 || this.channels.get(channel) !== own) return;
@@ -92,13 +102,16 @@ export class Wakeups {
     this.subscriber?.disconnect();
   }
 
-  private async subscribe(channel: string): Promise<void> {
+  private async subscribe(channel: string): Promise<number | undefined> {
     const subscriber = await this.connected();
-    if (subscriber === undefined) return;
+    if (subscriber === undefined) return undefined;
+    const life = this.life;
     try {
       await subscriber.subscribe(channel);
+      return life;
     } catch (err: unknown) {
       this.onStoreError?.(err);
+      return undefined;
     }
   }
 
@@ -116,6 +129,9 @@ export class Wakeups {
       this.subscriber = subscriber;
       // The app's client reports Redis outages (logs, redis_errors_total); this one only polls meanwhile.
       subscriber.on('error', () => undefined);
+      subscriber.on('close', () => {
+        this.life += 1;
+      });
       subscriber.on('message', (channel: string) => {
         for (const listener of this.channels.get(channel)?.listeners ?? []) listener();
       });
