@@ -40,7 +40,7 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
   // Connected before these listeners (start-up waits for it): say where, once.
   if (redis.status === 'ready') logger.info({ redis: describeRedis(config.redis) }, 'Redis ready');
 
-  const powens = new PowensClient(config.powens, metrics.observePowens);
+  const powens = new PowensClient(config.powens, metrics.observePowens, metrics.observePools);
   const built = createApp({ config, redis, powens, logger, metrics });
   const running = await startServer(built.app, { config, lifecycle: built.lifecycle, logger });
   logger.info({ url: config.publicUrl.href, listening: running.url }, 'powens-connect-bff ready');

@@ -19,6 +19,8 @@ export class Metrics {
   readonly powensUsersDeleted: Counter<'reason' | 'outcome'>;
   readonly tokensDropped: Counter<'reason'>;
   readonly connectionsCacheEvents: Counter<'event'>;
+  readonly powensInFlight: Gauge<'pool'>;
+  readonly powensPoolRejections: Counter<'pool'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -100,7 +102,34 @@ export class Metrics {
       labelNames: ['event'],
       registers: [this.registry],
     });
+    this.powensInFlight = new Gauge({
+      name: 'powens_requests_in_flight',
+      help: 'Calls to Powens running now, by pool: exchange (first connections), codes (opening the webview), lists, deletes',
+      labelNames: ['pool'],
+      registers: [this.registry],
+    });
+    this.powensPoolRejections = new Counter({
+      name: 'powens_pool_rejections_total',
+      help: "Calls to Powens refused (a 502) because their pool's queue was full or no slot freed up before their deadline, by pool",
+      labelNames: ['pool'],
+      registers: [this.registry],
+    });
+    // Every pool from the start, at 0: a dashboard sees a pool that has had no call yet.
+    for (const pool of ['exchange', 'codes', 'lists', 'deletes']) {
+      this.powensInFlight.set({ pool }, 0);
+      this.powensPoolRejections.inc({ pool }, 0);
+    }
   }
+
+  /** The Powens client's pools (powens/client.ts PoolObserver). */
+  readonly observePools = {
+    slot: (pool: string, delta: number): void => {
+      this.powensInFlight.inc({ pool }, delta);
+    },
+    rejected: (pool: string): void => {
+      this.powensPoolRejections.inc({ pool });
+    },
+  };
 
   /** A connections cache event (connections/cache.ts, CacheEvent). */
   observeCacheEvent = (event: string): void => {
