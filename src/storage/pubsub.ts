@@ -121,7 +121,10 @@ export class Wakeups {
     if (this.subscriber === undefined) {
       let subscriber: RedisClient;
       try {
-        subscriber = this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate({ enableAutoPipelining: false });
+        // Not ioredis' own resubscription after a reconnection: it leaves its promise unhandled
+        // when the connection drops again meanwhile (an unhandled rejection); done on 'ready' below.
+        // A Cluster resubscribes through its own subscriber node, and handles it.
+        subscriber = this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate({ enableAutoPipelining: false, autoResubscribe: false });
       } catch (err: unknown) {
         this.onStoreError?.(err);
         return undefined;
@@ -129,8 +132,17 @@ export class Wakeups {
       this.subscriber = subscriber;
       // The app's client reports Redis outages (logs, redis_errors_total); this one only polls meanwhile.
       subscriber.on('error', () => undefined);
+      // A listener asleep in the trust that no message can be missed must hear that one may
+      // have been: woken, it looks, and from then on looks on its own every so often.
       subscriber.on('close', () => {
         this.life += 1;
+        for (const { listeners } of this.channels.values()) for (const listener of listeners) listener();
+      });
+      subscriber.on('ready', () => {
+        const channels = [...this.channels.keys()];
+        if (this.life > 0 && channels.length > 0 && !(subscriber instanceof Cluster)) {
+          subscriber.subscribe(...channels).catch((err: unknown) => this.onStoreError?.(err));
+        }
       });
       subscriber.on('message', (channel: string) => {
         for (const listener of this.channels.get(channel)?.listeners ?? []) listener();

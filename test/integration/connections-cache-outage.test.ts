@@ -257,4 +257,28 @@ describe('ConnectionsCache across instances', () => {
     own.open([view(3)]);
     expect(JSON.parse(await waited)).toEqual([view(3)]);
   });
+
+  test('when the subscriber connection drops, a waiter stops trusting messages alone: woken, it looks on its own and still gets the fill', async () => {
+    const redis = (instances[1] as Stack).redis;
+    const wakeups = new Wakeups(redis);
+    opened.push(wakeups);
+    const waiter = new ConnectionsCache(redis, keys(), { ttlSeconds: 60, lockMs: 60_000, pollMs: 200, wakeups });
+    const filler = new ConnectionsCache(first().redis, keys(), { ttlSeconds: 60, lockMs: 60_000 });
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const slow = gate();
+    const filled = filler.get(userId, slow.load);
+    await lockTaken(userId);
+    const own = gate();
+    const waited = waiter.get(userId, own.load);
+    const probe = await wakeups.listen(keys().connectionsFilled(userId));
+    expect(probe.reliable()).toBe(true);
+    // The lock has a minute left: only a message, or the drop, can wake the waiter before then.
+    await first().inspect.client('KILL', 'TYPE', 'pubsub');
+    await waitFor(() => !probe.reliable(), { timeoutMs: 5000, what: 'the subscriber connection to be seen dropped' });
+    probe.stop();
+    slow.open([view(9)]);
+    expect(JSON.parse(await waited)).toEqual([view(9)]);
+    expect(await filled).toBe(await waited);
+    expect(own.calls()).toBe(0);
+  });
 });
