@@ -8,7 +8,7 @@ export interface Wakeup {
   /**
    * Whether no message can have been missed: the subscription is in place on a connection that
    * has not dropped since. Redis delivers every message to a connected subscriber; a dropped
-   * connection (ioredis subscribes again once reconnected) may have missed some.
+   * connection (its channels are subscribed again once it is back) may have missed some.
    */
   reliable(): boolean;
   /** Stops listening; the channel is unsubscribed when nobody in this process listens to it any more. */
@@ -26,8 +26,8 @@ export function timerOnly(): Wakeup {
  *
  * ioredis needs a connection of its own in subscribe mode: one per app (so one per process in
  * production), duplicated from the app's client, so it has the same fail-fast options
- * (storage/redis.ts: no offline queue, command timeout, reconnection forever; ioredis subscribes
- * its channels again after a reconnection) and the same kind (Redis, Sentinel or Cluster). It is
+ * (storage/redis.ts: no offline queue, command timeout, reconnection forever; its channels are
+ * subscribed again after a reconnection) and the same kind (Redis, Sentinel or Cluster). It is
  * connected on first use and disconnected by `close` (the app's `close`, before its client
  * quits). A channel is subscribed while someone in this process listens to it.
  *
