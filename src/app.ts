@@ -20,6 +20,7 @@ import type { PowensClient } from './powens/client.js';
 import { ConnectorsCatalogue } from './powens/connectors.js';
 import { FlowStore } from './storage/flows.js';
 import { createKeys } from './storage/keys.js';
+import { Wakeups } from './storage/pubsub.js';
 import { ReplicaWaiter, watchRedisUp, type RedisClient } from './storage/redis.js';
 import { createSessionMiddleware, sessionCookieName } from './storage/session.js';
 import { UserSessions } from './storage/user-sessions.js';
@@ -45,6 +46,8 @@ export interface BuiltApp {
   tokens: TokenStore;
   connections: Connections;
   webhooks: WebhookReceiver;
+  /** Closes what the app opened itself (the pub/sub connection); the Redis client passed in is the caller's to close. */
+  close(): void;
 }
 
 /**
@@ -70,7 +73,8 @@ export function createApp(deps: AppDeps): BuiltApp {
   });
   const tokens = new TokenStore(redis, keys, config.tokenKeys, { onStoreError, replicas });
   const flows = new FlowStore(redis, keys, now, onStoreError);
-  const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError, onEvent: (event) => metrics.cacheEvents.inc({ event }) });
+  const wakeups = new Wakeups(redis, onStoreError);
+  const cache = new ConnectionsCache(redis, keys, { ...connectionsCacheOptions(config), onStoreError, wakeups, onEvent: metrics.observeCacheEvent });
   const connections = new Connections({
     tokens,
     powens,
@@ -154,5 +158,5 @@ export function createApp(deps: AppDeps): BuiltApp {
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND')));
   app.use(createErrorHandler(logger, config));
 
-  return { app, lifecycle, metrics, tokens, connections, webhooks };
+  return { app, lifecycle, metrics, tokens, connections, webhooks, close: () => wakeups.close() };
 }

@@ -23,6 +23,8 @@ export {
   type DemoConfigResult,
   type Env,
   type LogLevel,
+  type PowensPool,
+  type PowensPoolSizes,
   type RedisConfig,
   type StorageConfig,
   type StorageConfigResult,

@@ -43,7 +43,7 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
   // Connected before these listeners (start-up waits for it): say where, once.
   if (redis.status === 'ready') logger.info({ redis: describeRedis(config.redis) }, 'Redis ready');
 
-  const powens = new PowensClient(config.powens, metrics.observePowens, logger);
+  const powens = new PowensClient(config.powens, metrics.observePowens, logger, metrics.observePools);
   const built = createApp({ config, redis, powens, logger, metrics });
   const running = await startServer(built.app, { config, lifecycle: built.lifecycle, logger });
   logger.info({ url: config.publicUrl.href, listening: running.url }, 'powens-connect-bff ready');
@@ -71,6 +71,7 @@ export async function start(config: Config, redis: RedisClient, logger: Logger):
         ]);
         if (unfinished > 0) logger.error({ unfinished }, 'stopping with background work still running: see the lines that name it');
         powens.close();
+        built.close();
         stopping = true;
         // QUIT lets Redis close the connection cleanly; a Redis that does not answer must not
         // hold the exit up (a paused Redis would only answer after the command timeout).

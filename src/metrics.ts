@@ -45,6 +45,8 @@ export class Metrics {
   readonly httpInFlight: Gauge;
   readonly serviceReady: Gauge;
   readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
+  readonly powensInFlight: Gauge<'pool'>;
+  readonly powensPoolRejections: Counter<'pool'>;
 
   constructor(options: { defaultMetrics?: boolean; commit?: string } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -140,7 +142,7 @@ export class Metrics {
     });
     this.cacheEvents = new Counter({
       name: 'connections_cache_events_total',
-      help: 'Connections cache lookups by event: hit, miss, shared_wait (waited for another fill), fill_failure, negative_hit (a user known to have no link)',
+      help: 'Connections cache events: hit (answered from the cache), miss (a fill asks Powens), shared_wait (a request waits for a fill begun by another), fill_failure (a fill failed with a Powens error, kept a few seconds for its waiters), negative_hit (a look found that error and answers with it without asking Powens)',
       labelNames: ['event'],
       registers: [this.registry],
     });
@@ -161,6 +163,23 @@ export class Metrics {
       registers: [this.registry],
     });
     this.buildInfo.set({ version: packageVersion(), commit: options.commit ?? 'unknown', node: process.version }, 1);
+    this.powensInFlight = new Gauge({
+      name: 'powens_requests_in_flight',
+      help: 'Calls to Powens running now, by pool: exchange (first connections), codes (opening the webview), lists, deletes',
+      labelNames: ['pool'],
+      registers: [this.registry],
+    });
+    this.powensPoolRejections = new Counter({
+      name: 'powens_pool_rejections_total',
+      help: "Calls to Powens refused (a 502) because their pool's queue was full or no slot freed up before their deadline, by pool",
+      labelNames: ['pool'],
+      registers: [this.registry],
+    });
+    // Every pool from the start, at 0: a dashboard sees a pool that has had no call yet.
+    for (const pool of ['exchange', 'codes', 'lists', 'deletes']) {
+      this.powensInFlight.set({ pool }, 0);
+      this.powensPoolRejections.inc({ pool }, 0);
+    }
   }
 
   /**
@@ -177,6 +196,21 @@ export class Metrics {
       },
     },
   );
+
+  /** The Powens client's pools (powens/client.ts PoolObserver). */
+  readonly observePools = {
+    slot: (pool: string, delta: number): void => {
+      this.powensInFlight.inc({ pool }, delta);
+    },
+    rejected: (pool: string): void => {
+      this.powensPoolRejections.inc({ pool });
+    },
+  };
+
+  /** A connections cache event (connections/cache.ts, CacheEvent). */
+  observeCacheEvent = (event: string): void => {
+    this.cacheEvents.inc({ event });
+  };
 
   /** A Powens call ended (powens/client.ts reports each one: endpoint name, duration, ok or an error code). */
   readonly observePowens: ((endpoint: string, seconds: number, outcome: string) => void) & { retried: (endpoint: string) => void } = Object.assign(

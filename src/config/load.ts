@@ -135,6 +135,12 @@ function toConfig(e: Parsed): Config {
       timeoutMs: e.POWENS_TIMEOUT_MS,
       retries: e.POWENS_RETRIES,
       timeZone: e.POWENS_TIMEZONE,
+      pools: {
+        exchange: e.POWENS_MAX_CONCURRENT_EXCHANGES,
+        codes: e.POWENS_MAX_CONCURRENT_CODES,
+        lists: e.POWENS_MAX_CONCURRENT_LISTS,
+        deletes: e.POWENS_MAX_CONCURRENT_DELETES,
+      },
     },
     redis: redisConfig(e),
     linkMode: e.POWENS_LINK_MODE,

@@ -71,6 +71,10 @@ export type TracingConfig =
       samplerRatio: number;
     };
 
+/** The kinds of Powens calls that each have their own bound (powens/client.ts, POOL_OF). */
+export type PowensPool = 'exchange' | 'codes' | 'lists' | 'deletes';
+export type PowensPoolSizes = Record<PowensPool, number>;
+
 export interface Config {
   production: boolean;
   nodeEnv: string;
@@ -91,6 +95,8 @@ export interface Config {
     retries: number;
     /** How zone-less Powens dates are read (an IANA zone). */
     timeZone: string;
+    /** Most concurrent calls per kind (POWENS_MAX_CONCURRENT_*); as many more may wait. */
+    pools: PowensPoolSizes;
   };
   redis: RedisConfig;
   /** How a first connection creates its Powens user (POWENS_LINK_MODE). */

@@ -199,6 +199,31 @@ export const SERVICE_VARIABLES = {
     description:
       'Retries of idempotent (GET) calls to Powens that failed fast (429, 5xx, reset connection), within the deadline above; never for POST or DELETE.',
   }),
+  POWENS_MAX_CONCURRENT_EXCHANGES: variable({
+    section: 'Powens',
+    type: t.int(1, 1024),
+    default: '16',
+    description:
+      'Most calls to Powens at once for first connections (code exchange, `/auth/init`, `/users/me`), per process; as many more may wait for a slot, within `POWENS_TIMEOUT_MS`, and the rest are a 502 at once. Each kind of call has its own bound, so a slow list cannot hold up a callback.',
+  }),
+  POWENS_MAX_CONCURRENT_CODES: variable({
+    section: 'Powens',
+    type: t.int(1, 1024),
+    default: '16',
+    description: 'The same bound for opening the webview of an existing user (temporary codes, the connection a reconnect names).',
+  }),
+  POWENS_MAX_CONCURRENT_LISTS: variable({
+    section: 'Powens',
+    type: t.int(1, 1024),
+    default: '32',
+    description: "The same bound for reading lists (a user's connections, the connectors).",
+  }),
+  POWENS_MAX_CONCURRENT_DELETES: variable({
+    section: 'Powens',
+    type: t.int(1, 1024),
+    default: '8',
+    description: 'The same bound for deletions (connections, users, tokens), clean-ups in the background included.',
+  }),
   POWENS_TIMEZONE: variable({
     section: 'Powens',
     type: t.timeZone(),

@@ -2,10 +2,11 @@ import http from 'node:http';
 import https from 'node:https';
 import got, { HTTPError, ParseError, RequestError, type Got, type Method } from 'got';
 import type { z } from 'zod';
-import type { Config } from '../config.js';
+import type { Config, PowensPool } from '../config.js';
 import { AppError } from '../errors.js';
 import { logContext, type Logger } from '../logging.js';
 import { failSpan, SpanKind, startSpan, traceHeaders, type Span } from '../tracing.js';
+import { Bulkhead, BulkheadRejected } from './bulkhead.js';
 import {
   connection as connectionSchema,
   connectionsAnswer,
@@ -31,6 +32,37 @@ export type PowensEndpoint =
   | 'connections.get'
   | 'connections.delete'
   | 'connectors.list';
+
+/**
+ * The bulkhead each call goes through: a slow or hanging kind of call uses up its own slots and
+ * sockets only. Sorted by what a person is waiting for:
+ * - exchange: a first connection's callback (the code exchange, then `/users/me` for the new
+ *   user's id), and `/auth/init`;
+ * - codes: opening the webview for an existing user (a temporary code, and the connection a
+ *   reconnect names);
+ * - lists: the lists the frontend polls (a user's connections, the connectors);
+ * - deletes: unlinks and every clean-up in the background.
+ */
+export const POOL_OF: Record<PowensEndpoint, PowensPool> = {
+  'token.access': 'exchange',
+  'auth.init': 'exchange',
+  'users.me': 'exchange',
+  'token.code': 'codes',
+  'connections.get': 'codes',
+  'connections.list': 'lists',
+  'connectors.list': 'lists',
+  'token.delete': 'deletes',
+  'users.delete': 'deletes',
+  'connections.delete': 'deletes',
+};
+
+export const POWENS_POOLS: readonly PowensPool[] = ['exchange', 'codes', 'lists', 'deletes'];
+
+/** Told when a call takes (+1) or frees (-1) a slot of its pool, and when it gets none. */
+export interface PoolObserver {
+  slot(pool: PowensPool, delta: 1 | -1): void;
+  rejected(pool: PowensPool): void;
+}
 
 /** A connector of the domain, as the bank picker needs it. */
 export interface Connector {
@@ -74,7 +106,7 @@ interface PowensErrorBody {
  */
 export class PowensClient {
   private readonly http: Got;
-  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly pools: Record<PowensPool, { bulkhead: Bulkhead; agents: { http: http.Agent; https: https.Agent } }>;
   /** Powens' host, for spans (`server.address`). */
   private readonly host: string;
 
@@ -82,16 +114,25 @@ export class PowensClient {
     private readonly cfg: Config['powens'],
     private readonly observe: PowensCallObserver = () => undefined,
     private readonly logger?: Logger,
+    private readonly poolObserver?: PoolObserver,
   ) {
     this.host = new URL(cfg.apiUrl).hostname;
-    // Keep-alive: a callback costs one TCP/TLS handshake less per Powens call.
-    this.agents = {
-      http: new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 }),
-      https: new https.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 }),
+    // Each pool its own keep-alive agents (a callback costs one TCP/TLS handshake less per Powens
+    // call), with as many sockets as the pool has slots: the bulkhead, not the agent, queues.
+    // The queue is as long as the pool is wide: past that, a call would most likely wait out its
+    // deadline behind calls that hang; it is refused at once instead.
+    const pool = (size: number): { bulkhead: Bulkhead; agents: { http: http.Agent; https: https.Agent } } => {
+      const options = { keepAlive: true, maxSockets: size, maxFreeSockets: Math.min(size, 16), timeout: 60_000 };
+      return { bulkhead: new Bulkhead(size, size), agents: { http: new http.Agent(options), https: new https.Agent(options) } };
+    };
+    this.pools = {
+      exchange: pool(cfg.pools.exchange),
+      codes: pool(cfg.pools.codes),
+      lists: pool(cfg.pools.lists),
+      deletes: pool(cfg.pools.deletes),
     };
     this.http = got.extend({
       prefixUrl: `${cfg.apiUrl}/`,
-      agent: this.agents,
       // got has no timeout by default; this one applies to each attempt (the signal in call()
       // bounds the whole call).
       timeout: { request: cfg.timeoutMs },
@@ -153,8 +194,16 @@ export class PowensClient {
   }
 
   close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    for (const { agents } of Object.values(this.pools)) {
+      agents.http.destroy();
+      agents.https.destroy();
+    }
+  }
+
+  /** Calls running now in `pool`, and waiting for one of its slots. */
+  load(pool: PowensPool): { inFlight: number; queued: number } {
+    const { bulkhead } = this.pools[pool];
+    return { inFlight: bulkhead.inFlight, queued: bulkhead.queued };
   }
 
   /** POST /auth/token/access: the callback's code for a permanent user token. */
@@ -280,6 +329,23 @@ export class PowensClient {
     seconds: () => number,
   ): Promise<z.infer<S>> {
     const attempts = { n: 1 };
+    // One deadline for the whole call: the wait for a slot, every attempt and the backoff between
+    // them, so a hanging Powens costs POWENS_TIMEOUT_MS once, not per attempt (got's own
+    // timeout applies to each attempt).
+    const deadline = AbortSignal.timeout(this.cfg.timeoutMs);
+    const poolName = POOL_OF[endpoint];
+    const pool = this.pools[poolName];
+    let release: () => void;
+    try {
+      release = await pool.bulkhead.acquire(deadline);
+    } catch (err: unknown) {
+      this.poolObserver?.rejected(poolName);
+      const reason = err instanceof BulkheadRejected ? err.reason : 'unknown';
+      const mapped = new AppError('POWENS_UNAVAILABLE', { cause: err, logDetail: { endpoint, pool: poolName, reason } });
+      this.observe(endpoint, seconds(), mapped.code);
+      throw this.failed(mapped, endpoint, attempts.n);
+    }
+    this.poolObserver?.slot(poolName, 1);
     let body: unknown;
     let status: number;
     const headers = traceHeaders(span);
@@ -292,9 +358,10 @@ export class PowensClient {
         headers,
         // DELETE answers may be empty (204) or a body (200): accept any 2xx, parse nothing.
         responseType: schema === null ? 'text' : 'json',
-        // got's timeout applies per attempt; this deadline bounds the whole call, retries and
-        // backoff included, so a hanging Powens costs POWENS_TIMEOUT_MS once, not per attempt.
-        signal: AbortSignal.timeout(this.cfg.timeoutMs),
+        agent: pool.agents,
+        // got's timeout applies per attempt; this deadline bounds the whole call (the wait for a
+        // slot, retries and backoff included).
+        signal: deadline,
         context: { endpoint, attempts } satisfies CallContext,
       })) as { body: unknown; statusCode: number };
       body = res.body;
@@ -306,6 +373,9 @@ export class PowensClient {
       if (err instanceof RequestError && err.response !== undefined) span.setAttribute('http.response.status_code', err.response.statusCode);
       this.observe(endpoint, seconds(), mapped.code);
       throw this.failed(mapped, endpoint, attempts.n);
+    } finally {
+      release();
+      this.poolObserver?.slot(poolName, -1);
     }
     // With redirects not followed, got hands a 3xx over as a success: a DELETE answered by a
     // redirect (a proxy, an http-to-https hop) did nothing, and must not be taken as done.

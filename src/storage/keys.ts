@@ -24,6 +24,10 @@ export interface Keys {
   connectionsLock(userId: string): string;
   /** Changes on every invalidation, so a fill that began before it cannot store stale data. */
   connectionsGeneration(userId: string): string;
+  /** A failed fill's error code, shared for a few seconds with the requests that waited for it. */
+  connectionsFailure(userId: string): string;
+  /** The pub/sub channel on which a fill (done or failed) wakes the requests waiting for it. */
+  connectionsFilled(userId: string): string;
   webhookSeen(id: string): string;
   rateLimitPrefix: string;
   /** The connector list of a Powens domain (shared by every user and instance). */
@@ -60,6 +64,8 @@ export function createKeys(prefix: string): Keys {
     connectionsCache: (userId) => `${prefix}connections:{${enc(userId)}}`,
     connectionsLock: (userId) => `${prefix}connections-lock:{${enc(userId)}}`,
     connectionsGeneration: (userId) => `${prefix}connections-gen:{${enc(userId)}}`,
+    connectionsFailure: (userId) => `${prefix}connections-failed:{${enc(userId)}}`,
+    connectionsFilled: (userId) => `${prefix}connections-filled:{${enc(userId)}}`,
     webhookSeen: (id) => `${prefix}webhook-seen:${enc(id)}`,
     rateLimitPrefix: `${prefix}rl`,
     connectors: (domain) => `${prefix}connectors:${enc(domain)}`,

@@ -197,7 +197,7 @@ export type RedisOperation =
   | 'cache_invalidate'
   | 'cache_acquire'
   | 'cache_store'
-  | 'cache_release'
+  | 'cache_fail'
   | 'connectors_read'
   | 'connectors_write'
   | 'webhook_dedup'

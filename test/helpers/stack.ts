@@ -97,7 +97,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const inspect = new Redis(testRedis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
   inspect.on('error', () => undefined);
   const metrics = new Metrics({ defaultMetrics: false });
-  const powens = new PowensClient(config.powens, metrics.observePowens, logger);
+  const powens = new PowensClient(config.powens, metrics.observePowens, logger, metrics.observePools);
   const built = createApp({ config, redis, powens, logger, metrics, ...(opts.now !== undefined ? { now: opts.now } : {}) });
   const server = await startServer(built.app, { config, lifecycle: built.lifecycle, logger });
   const url = config.publicUrl.href.replace(/\/$/, '');
@@ -136,6 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async close() {
       await server.shutdown();
       powens.close();
+      built.close();
       redis.disconnect();
       inspect.disconnect();
       if (opts.emulator === undefined) await emulator.close();

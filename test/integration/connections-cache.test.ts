@@ -125,7 +125,7 @@ describe('the connections cache', () => {
     expect(await stack.inspect.get(keys().connectionsCache(userId))).not.toBeNull();
   });
 
-  test('a Powens failure reaches every waiting request and is not cached', async () => {
+  test('a Powens failure reaches every waiting request, is kept a few seconds without a second Powens call, and is not cached', async () => {
     const { userId, b } = await linkedUser();
     knobs().reset();
     knobs().delay('connections.list', 100, { times: 1 });
@@ -134,7 +134,27 @@ describe('the connections cache', () => {
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([502]));
     expect(await stack.inspect.get(keys().connectionsCache(userId))).toBeNull();
     expect(await stack.inspect.get(keys().connectionsLock(userId))).toBeNull();
+    // One call and its retry; the failure, not a secret, is kept for the requests that follow.
+    expect(knobs().calls('connections.list')).toBe(2);
+    expect(await stack.inspect.get(keys().connectionsFailure(userId))).toBe('POWENS_UNAVAILABLE');
+    expect((await get(second.url, userId)).status).toBe(502);
+    expect(knobs().calls('connections.list')).toBe(2);
+    // Once it expires, the next request asks Powens again.
+    await waitFor(async () => (await get(stack.url, userId)).status === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 250,
+      what: `the list of ${userId} to be served again`,
+    });
     expect((await listConnections(b)).linked).toBe(true);
+  });
+
+  test('a change drops a kept failure: the next list asks Powens at once', async () => {
+    const { userId, b } = await linkedUser();
+    knobs().fail('connections.list', { status: 503, times: 2 });
+    expect((await get(stack.url, userId)).status).toBe(502);
+    expect(await stack.inspect.get(keys().connectionsFailure(userId))).not.toBeNull();
+    await connectBank(b);
+    expect((await listConnections(b)).connections).toHaveLength(2);
   });
 });
 

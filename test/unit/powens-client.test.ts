@@ -41,6 +41,7 @@ function powensConfig(overrides: Partial<Config['powens']> = {}): Config['powens
     timeoutMs: 2000,
     retries: 2,
     timeZone: 'Europe/Paris',
+    pools: { exchange: 4, codes: 4, lists: 4, deletes: 4 },
     ...overrides,
   };
 }
@@ -437,5 +438,46 @@ describe('attempts, retries and failures as the logs and metrics see them', () =
       ['debug', 200, 1],
     ]);
     expect(JSON.stringify(lines)).not.toContain(user.token);
+  });
+});
+
+describe('pools (bulkheads)', () => {
+  it('runs at most its size of one kind of call at once; as many more wait, and the rest are refused at once as "unavailable"', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.hang('connections.list');
+    const rejected: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const c = new PowensClient(powensConfig({ timeoutMs: 400, retries: 0, pools: { exchange: 1, codes: 1, lists: 2, deletes: 1 } }), undefined, undefined, {
+      slot: (_pool, delta) => {
+        inFlight += delta;
+        most = Math.max(most, inFlight);
+      },
+      rejected: (pool) => rejected.push(pool),
+    });
+    clients.push(c);
+    const calls = Array.from({ length: 6 }, () => failure(c.listConnections(user.token)));
+    const errors = await Promise.all(calls);
+    expect(errors.map((e) => e.code)).toEqual(Array.from({ length: 6 }, () => 'POWENS_UNAVAILABLE'));
+    // Two found the queue full and were refused at once. Two ran and timed out; the two that
+    // waited either saw their deadline pass first, or got a slot as it was about to.
+    const reasons = errors.map((e) => (e.cause instanceof Error ? e.cause.message : ''));
+    expect(reasons.filter((r) => r.includes('queue full'))).toHaveLength(2);
+    const waited = reasons.filter((r) => r.includes('before the deadline')).length;
+    expect(rejected).toEqual(Array.from({ length: 2 + waited }, () => 'lists'));
+    expect(most).toBe(2);
+    expect(inFlight).toBe(0);
+    expect(emu.emulator.knobs.calls('connections.list')).toBeLessThanOrEqual(4);
+  });
+
+  it('a kind of call whose pool is full leaves the other kinds their own slots and sockets', async () => {
+    const user = emu.emulator.knobs.addUser();
+    emu.emulator.knobs.hang('connections.list');
+    const c = client({ timeoutMs: 1500, retries: 0, pools: { exchange: 1, codes: 1, lists: 1, deletes: 1 } });
+    const lists = Array.from({ length: 3 }, () => failure(c.listConnections(user.token)));
+    // The lists' pool is busy and its queue full; the exchange's pool and sockets are free.
+    await expect(c.currentUser(user.token)).resolves.toMatchObject({ id: user.userId });
+    await expect(c.temporaryCode(user.token)).resolves.toEqual(expect.any(String));
+    expect((await Promise.all(lists)).map((e) => e.code)).toEqual(['POWENS_UNAVAILABLE', 'POWENS_UNAVAILABLE', 'POWENS_UNAVAILABLE']);
   });
 });

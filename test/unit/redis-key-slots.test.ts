@@ -29,7 +29,7 @@ describe('Redis Cluster slots', () => {
       const keys = createKeys(result.config.redis.prefix);
       const user = 'user-1';
       const together = [
-        [keys.connectionsCache(user), keys.connectionsLock(user), keys.connectionsGeneration(user)],
+        [keys.connectionsCache(user), keys.connectionsLock(user), keys.connectionsGeneration(user), keys.connectionsFailure(user)],
         [keys.flow('s', 'h1'), keys.flow('s', 'h2'), keys.flowIndex('s')],
         // The token script writes a user's token and the fate of that write together.
         [keys.token(user), keys.tokenWrite(user, 'w1'), keys.tokenWrite(user, 'w2')],

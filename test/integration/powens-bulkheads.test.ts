@@ -1,0 +1,59 @@
+// Bulkheads (docs/reliability/cache-and-bulkheads.md): each kind of Powens call has its own
+// bound on concurrent calls and its own sockets, so lists that hang cannot starve callbacks.
+import { connectBank, freshUser } from '../helpers/api.js';
+import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  // No connections cache: every list asks Powens. Four list calls at once at most, four waiting.
+  stack = await startStack({ env: { CONNECTIONS_CACHE_TTL_SECONDS: '0', POWENS_MAX_CONCURRENT_LISTS: '4', POWENS_TIMEOUT_MS: '1500' } });
+});
+afterAll(async () => {
+  await stack.close();
+});
+afterEach(() => {
+  stack.emulator.emulator.knobs.reset();
+});
+
+async function metric(name: string, labels: Record<string, string>): Promise<number> {
+  return sampleValue(parseMetrics(await stack.built.metrics.registry.metrics()), name, labels);
+}
+
+test('with the connection lists hanging and many list requests in flight, first connections still complete', async () => {
+  const { userId, b } = freshUser(stack);
+  await connectBank(b);
+  const knobs = stack.emulator.emulator.knobs;
+  knobs.hang('connections.list');
+
+  // Forty clients polling the list without pause, ten times the lists' bound.
+  let polling = true;
+  const listAnswers = new Map<number, number>();
+  let mostInFlight = 0;
+  const pollers = Array.from({ length: 40 }, async () => {
+    while (polling) {
+      const res = await fetch(`${stack.url}/me/connections`, { headers: { 'x-user-id': userId } });
+      await res.arrayBuffer();
+      listAnswers.set(res.status, (listAnswers.get(res.status) ?? 0) + 1);
+      mostInFlight = Math.max(mostInFlight, await metric('powens_requests_in_flight', { pool: 'lists' }));
+    }
+  });
+
+  try {
+    // Three first connections, one after another, while the lists hang: /connect, the webview, /callback.
+    let completed = 0;
+    for (let i = 0; i < 3; i++) {
+      const user = freshUser(stack);
+      await connectBank(user.b);
+      completed += 1;
+    }
+    expect(completed).toBe(3);
+  } finally {
+    polling = false;
+    await Promise.all(pollers);
+  }
+  expect([...listAnswers.keys()]).toEqual([502]);
+  expect(mostInFlight).toBeLessThanOrEqual(4);
+  expect(await metric('powens_pool_rejections_total', { pool: 'lists' })).toBeGreaterThan(0);
+  expect(await metric('powens_pool_rejections_total', { pool: 'exchange' })).toBe(0);
+});
