@@ -18,17 +18,17 @@ export class Metrics {
   readonly powensUsersCreated: Counter<'reason'>;
   readonly powensUsersDeleted: Counter<'reason' | 'outcome'>;
   readonly tokensDropped: Counter<'reason'>;
-  // Declared for deploy/prometheus/alerts.yml and the dashboard; the code that sets them arrives
-  // with the branches that own them (names, labels and meaning agreed across them).
+  // Declared only, for deploy/prometheus/alerts.yml and the Grafana dashboard: the branches that
+  // set them (obs, cache) declare the same names, labels and help.
   readonly powensRetries: Counter<'endpoint'>;
-  readonly powensInFlight: Gauge<'pool'>;
-  readonly powensPoolRejections: Counter<'pool'>;
   readonly redisCommandDuration: Histogram<'operation'>;
   readonly redisUp: Gauge;
   readonly cacheEvents: Counter<'event'>;
   readonly httpInFlight: Gauge;
   readonly serviceReady: Gauge;
   readonly buildInfo: Gauge<'version' | 'commit' | 'node'>;
+  readonly powensInFlight: Gauge<'pool'>;
+  readonly powensPoolRejections: Counter<'pool'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -106,8 +106,42 @@ export class Metrics {
     });
     this.powensRetries = new Counter({
       name: 'powens_request_retries_total',
-      help: 'Calls to the Powens API sent again after a failed attempt, by endpoint',
+      help: 'Attempts of a Powens call made again after a failed one (each retry counted once), by endpoint',
       labelNames: ['endpoint'],
+      registers: [this.registry],
+    });
+    this.redisCommandDuration = new Histogram({
+      name: 'redis_command_duration_seconds',
+      help: 'Storage operations on Redis by operation (a fixed name per use: session_get, token_read, flow_take, ...), failed ones included',
+      labelNames: ['operation'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [this.registry],
+    });
+    this.redisUp = new Gauge({
+      name: 'redis_up',
+      help: '1 while the Redis connection is ready for commands, 0 while it is not',
+      registers: [this.registry],
+    });
+    this.cacheEvents = new Counter({
+      name: 'connections_cache_events_total',
+      help: 'Connections cache lookups by event: hit, miss, shared_wait (waited for another fill), fill_failure, negative_hit (a user known to have no link)',
+      labelNames: ['event'],
+      registers: [this.registry],
+    });
+    this.httpInFlight = new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered (or abandoned) in this process',
+      registers: [this.registry],
+    });
+    this.serviceReady = new Gauge({
+      name: 'service_ready',
+      help: '1 when the last /readyz answered 200, 0 when it answered 503',
+      registers: [this.registry],
+    });
+    this.buildInfo = new Gauge({
+      name: 'build_info',
+      help: 'Always 1: the version (package.json), the commit (GIT_COMMIT, else "unknown") and the Node.js version running',
+      labelNames: ['version', 'commit', 'node'],
       registers: [this.registry],
     });
     this.powensInFlight = new Gauge({
@@ -120,40 +154,6 @@ export class Metrics {
       name: 'powens_pool_rejections_total',
       help: "Calls to the Powens API refused because their pool's queue was full, by pool",
       labelNames: ['pool'],
-      registers: [this.registry],
-    });
-    this.redisCommandDuration = new Histogram({
-      name: 'redis_command_duration_seconds',
-      help: 'Storage operations against Redis, by operation (session_get, token_read, token_write, flow_take, cache_acquire, ...)',
-      labelNames: ['operation'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [this.registry],
-    });
-    this.redisUp = new Gauge({
-      name: 'redis_up',
-      help: 'Whether the Redis connection is ready (1) or not (0)',
-      registers: [this.registry],
-    });
-    this.cacheEvents = new Counter({
-      name: 'connections_cache_events_total',
-      help: 'Connections cache events: hit, miss, shared_wait, fill_failure, negative_hit',
-      labelNames: ['event'],
-      registers: [this.registry],
-    });
-    this.httpInFlight = new Gauge({
-      name: 'http_requests_in_flight',
-      help: 'HTTP requests being served by this process',
-      registers: [this.registry],
-    });
-    this.serviceReady = new Gauge({
-      name: 'service_ready',
-      help: 'Whether /readyz answers 200 (1) or not (0)',
-      registers: [this.registry],
-    });
-    this.buildInfo = new Gauge({
-      name: 'build_info',
-      help: 'Always 1: the version, commit (GIT_COMMIT, else "unknown") and Node.js version of this process',
-      labelNames: ['version', 'commit', 'node'],
       registers: [this.registry],
     });
   }
