@@ -30,6 +30,7 @@ const rules: Rule[] = (parse(readFileSync(join(ROOT, 'deploy/prometheus/alerts.y
 );
 const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/powens-connect-bff.json'), 'utf8')) as unknown;
 const runbook = readFileSync(join(ROOT, 'docs/RUNBOOK.md'), 'utf8');
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 /** Labels every scraped series has, whatever the service declares. */
 const TARGET_LABELS = ['job', 'instance'];
@@ -176,5 +177,13 @@ describe('alert rules and dashboard against the metrics the service declares', (
       const anchor = /^docs\/RUNBOOK\.md#(.+)$/.exec(a.annotations?.['runbook_url'] ?? '')?.[1];
       expect({ alert: a.alert, anchor: anchor !== undefined && known.has(anchor) }).toEqual({ alert: a.alert, anchor: true });
     }
+  });
+
+  it("the README's alert table names every alert, and its runbook links and the runbook's own lead to entries that exist", () => {
+    const known = anchors(runbook);
+    const links = [...readme.matchAll(/docs\/RUNBOOK\.md#([\w-]+)/g), ...runbook.matchAll(/\]\(#([\w-]+)\)/g)].map((m) => m[1] ?? '');
+    expect(links.length).toBeGreaterThan(alerts.length);
+    expect(links.filter((l) => !known.has(l))).toEqual([]);
+    expect(alerts.map((a) => a.alert).filter((name) => !readme.includes(`[${name ?? ''}](docs/RUNBOOK.md#`))).toEqual([]);
   });
 });
