@@ -119,6 +119,12 @@ function problemsOf(exprs: string[], series: Map<string, string[]>, recorded: Se
   return problems;
 }
 
+interface Panel {
+  id: number;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+}
+
 const recorded = new Set(rules.flatMap((r) => (r.record === undefined ? [] : [r.record])));
 const alerts = rules.filter((r) => r.alert !== undefined);
 
@@ -154,6 +160,24 @@ describe('alert rules and dashboard against the metrics the service declares', (
     const exprs = dashboardExprs(dashboard);
     expect(exprs.length).toBeGreaterThan(30);
     expect(problemsOf(exprs, await exposedSeries(), recorded)).toEqual([]);
+  });
+
+  it('the dashboard has a data source variable, unique panel ids and panels that do not overlap', () => {
+    const d = dashboard as { schemaVersion: number; templating: { list: { name: string; type: string }[] }; panels: Panel[] };
+    expect(d.templating.list.map((v) => `${v.name}:${v.type}`)).toEqual(expect.arrayContaining(['datasource:datasource', 'job:query', 'instance:query']));
+    expect(d.schemaVersion).toBeGreaterThanOrEqual(36);
+    const ids = d.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const overlaps: string[] = [];
+    d.panels.forEach((a, i) =>
+      d.panels.slice(i + 1).forEach((b) => {
+        const g = a.gridPos;
+        const h = b.gridPos;
+        if (g.x < h.x + h.w && h.x < g.x + g.w && g.y < h.y + h.h && h.y < g.y + g.h) overlaps.push(`${a.title} / ${b.title}`);
+      }),
+    );
+    expect(overlaps).toEqual([]);
+    expect(d.panels.every((p) => p.gridPos.x + p.gridPos.w <= 24)).toBe(true);
   });
 
   it('a misspelt metric or label is reported', async () => {
