@@ -21,13 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { completeWebview, startEmulator, type WebviewAction } from '../../emulator/index.js';
 import { freePort, portOpen } from '../../test/helpers/ports.js';
-
-/** What every fault scenario exports (bench/faults/types.ts declares the same shape). */
-export interface FaultScenario {
-  name: string;
-  describe: string;
-  run(ctx: { log(line: string): void }): Promise<Record<string, number | string>>;
-}
+import type { FaultScenario } from './types.js';
 
 // Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

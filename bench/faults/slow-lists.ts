@@ -20,13 +20,7 @@ import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { connectBank } from '../../test/helpers/api.js';
 import { Browser } from '../../test/helpers/browser.js';
 import { freePort, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
-
-/** What every fault scenario exports (bench/faults/types.ts declares the same shape). */
-export interface FaultScenario {
-  name: string;
-  describe: string;
-  run(ctx: { log(line: string): void }): Promise<Record<string, number | string>>;
-}
+import type { FaultScenario } from './types.js';
 
 // Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

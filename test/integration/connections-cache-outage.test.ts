@@ -1,5 +1,5 @@
 // The connections cache during a Powens outage, with three instances of the service on one Redis
-// (docs/reliability/cache-and-bulkheads.md): one fill asks Powens, its failure is shared with
+// (docs/RELIABILITY.md): one fill asks Powens, its failure is shared with
 // the requests waiting on every instance, which are woken by a message rather than polling.
 import { randomBytes } from 'node:crypto';
 import { ConnectionsCache, type CacheEvent } from '../../src/connections/cache.js';

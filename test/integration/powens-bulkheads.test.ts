@@ -1,4 +1,4 @@
-// Bulkheads (docs/reliability/cache-and-bulkheads.md): each kind of Powens call has its own
+// Bulkheads (docs/RELIABILITY.md): each kind of Powens call has its own
 // bound on concurrent calls and its own sockets, so lists that hang cannot starve callbacks.
 import { connectBank, freshUser } from '../helpers/api.js';
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
