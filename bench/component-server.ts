@@ -3,25 +3,13 @@
  * Arguments: the variant, the port. Each pair differs only in the component measured: ours (as
  * the service runs it, from src/) or the library call it replaced, doing the same work.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type RequestHandler } from 'express';
 import pino from 'pino';
-import { randomToken } from '../src/crypto.js';
 import { requestContext, requestId } from '../src/http/request-context.js';
-import { securityHeaders, securityPolicy } from '../src/http/security-headers.js';
 import { Metrics } from '../src/metrics.js';
 
-export const VARIANTS = [
-  'logger-ours',
-  'logger-pino-http',
-  'headers-ours',
-  'headers-helmet',
-  'random-pool',
-  'random-bytes',
-  'redirect-bare',
-  'redirect-express',
-] as const;
+export const VARIANTS = ['logger-ours', 'logger-pino-http', 'redirect-bare', 'redirect-express'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 /** A webview URL of the length /connect sends (the query carries state, redirect_uri, client_id...). */
@@ -64,18 +52,9 @@ function build(variant: Variant): express.Express {
     };
     app.use(http, timing);
   }
-  if (variant === 'headers-ours') app.use(securityHeaders({ secureCookies: true }));
-  if (variant === 'headers-helmet') app.use(securityPolicy({ secureCookies: true }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
-  });
-  // What /connect draws at random: the flow's state (32 bytes) and the session id (24).
-  app.get('/random', (_req, res) => {
-    const values =
-      variant === 'random-pool' ? [randomToken(32), randomToken(24)] : [randomBytes(32).toString('base64url'), randomBytes(24).toString('base64url')];
-    res.setHeader('X-Length', String(values.join('').length));
-    res.status(204).end();
   });
   app.get('/redirect', (_req, res) => {
     if (variant === 'redirect-bare') {

@@ -1,4 +1,4 @@
-import { createHmac, hash, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A short, stable, non-reversible name for a secret-ish value (state, session id). */
 export function digest(value: string): string {
@@ -39,25 +39,13 @@ export function userRef(key: Buffer, userId: string): string {
   return createHmac('sha256', key).update(userId, 'utf8').digest('hex').slice(0, 16);
 }
 
-const POOL_BYTES = 4096;
-const pool = Buffer.alloc(POOL_BYTES);
-let used = POOL_BYTES;
-
 /**
- * `bytes` random bytes from the CSPRNG, base64url: states, session ids, lock tokens. Each call
- * takes fresh bytes from a pool refilled by randomFillSync 4 KiB at a time, which is what Node
- * does for randomUUID: a synchronous randomBytes call costs several microseconds (here ~6 µs,
- * as much as a whole middleware), a slice of the pool a tenth of one. No byte is handed out
- * twice: the slice is wiped as it is taken.
+ * `bytes` random bytes from the CSPRNG, base64url: states, session ids, lock tokens. Plain
+ * randomBytes: a pooled variant (slices of a 4 KiB randomFillSync buffer) earned 3.6 % of
+ * `/connect` in `npm run bench` (components), under the 5 % a hand-written replacement must earn
+ * to stay (docs/PERFORMANCE.md).
  */
 export function randomToken(bytes: number): string {
   if (!Number.isInteger(bytes) || bytes < 16 || bytes > 256) throw new RangeError('randomToken: 16 to 256 bytes');
-  if (used + bytes > POOL_BYTES) {
-    randomFillSync(pool);
-    used = 0;
-  }
-  const token = pool.toString('base64url', used, used + bytes);
-  pool.fill(0, used, used + bytes);
-  used += bytes;
-  return token;
+  return randomBytes(bytes).toString('base64url');
 }

@@ -121,6 +121,7 @@ export const scenario: FaultScenario = {
         };
       } finally {
         await server.shutdown();
+        built.close();
       }
     } finally {
       powens.close();

@@ -204,7 +204,7 @@ export const SERVICE_VARIABLES = {
     type: t.int(1, 1024),
     default: '16',
     description:
-      'Most calls to Powens at once for first connections (code exchange, `/auth/init`, `/users/me`), per process; as many more may wait for a slot, within `POWENS_TIMEOUT_MS`, and the rest are a 502 at once. Each kind of call has its own bound, so a slow list cannot hold up a callback.',
+      'Most calls to Powens at once for first connections (code exchange, `/auth/init`, `/users/me`), per process; sixteen times as many may wait for a slot, within `POWENS_TIMEOUT_MS`, and the rest are a 502 at once. Each kind of call has its own bound, so a slow list cannot hold up a callback.',
   }),
   POWENS_MAX_CONCURRENT_CODES: variable({
     section: 'Powens',

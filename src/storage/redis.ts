@@ -174,6 +174,7 @@ export type RedisOperation =
   | 'session_destroy'
   | 'user_sessions_track'
   | 'user_sessions_forget'
+  | 'user_sessions_evict'
   | 'rate_limit_ip'
   | 'rate_limit_user'
   | 'rate_limit_webhook'

@@ -57,7 +57,10 @@ export class UserSessions {
     if (victims.length === 0) return 0;
     // The session keys have no hash tag and each session's flows have their own: one delete each.
     await Promise.all(
-      victims.flatMap((sid) => [guard(this.redis.del(`${this.keys.sessionPrefix}${sid}`), this.onStoreError, 'session_destroy'), this.flows.dropSession(sid)]),
+      victims.flatMap((sid) => [
+        guard(this.redis.del(`${this.keys.sessionPrefix}${sid}`), this.onStoreError, 'user_sessions_evict'),
+        this.flows.dropSession(sid),
+      ]),
     );
     this.logger.info({ evicted: victims.length, limit: MAX_SESSIONS_PER_USER }, 'sessions of a user beyond the limit evicted (the oldest first)');
     return victims.length;

@@ -3,7 +3,8 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../errors.js';
 import { clientKey } from '../limits/rate-limit.js';
 import type { Keys } from '../storage/keys.js';
-import { reportTiming, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { redisSpan, reportTiming, storeError, type RedisClient, type StoreErrorObserver } from '../storage/redis.js';
+import { failSpan } from '../tracing.js';
 
 const WINDOW_SECONDS = 60;
 
@@ -36,15 +37,20 @@ export function webhookRateLimit(deps: {
   });
   return async (req) => {
     const started = performance.now();
+    const span = redisSpan('rate_limit_webhook');
     try {
       await limiter.consume(clientKey(req));
     } catch (err: unknown) {
       if (err instanceof RateLimiterRes) {
+        span.setAttribute('rate_limit.refused', true);
         throw new AppError('RATE_LIMITED', { retryAfter: Math.max(1, Math.ceil(err.msBeforeNext / 1000)), logDetail: { limit: 'webhook_ip' } });
       }
-      throw storeError(err, deps.onStoreError);
+      const mapped = storeError(err, deps.onStoreError);
+      failSpan(span, mapped.code);
+      throw mapped;
     } finally {
       reportTiming(deps.onStoreError, 'rate_limit_webhook', started);
+      span.end();
     }
   };
 }

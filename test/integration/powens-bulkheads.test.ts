@@ -1,12 +1,13 @@
 // Bulkheads (docs/RELIABILITY.md): each kind of Powens call has its own
 // bound on concurrent calls and its own sockets, so lists that hang cannot starve callbacks.
 import { connectBank, freshUser } from '../helpers/api.js';
+import { QUEUE_PER_SLOT } from '../../src/powens/client.js';
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
-  // No connections cache: every list asks Powens. Four list calls at once at most, four waiting.
+  // No connections cache: every list asks Powens. Four list calls at once at most, 64 waiting.
   stack = await startStack({ env: { CONNECTIONS_CACHE_TTL_SECONDS: '0', POWENS_MAX_CONCURRENT_LISTS: '4', POWENS_TIMEOUT_MS: '1500' } });
 });
 afterAll(async () => {
@@ -26,11 +27,11 @@ test('with the connection lists hanging and many list requests in flight, first 
   const knobs = stack.emulator.emulator.knobs;
   knobs.hang('connections.list');
 
-  // Forty clients polling the list without pause, ten times the lists' bound.
+  // Eighty clients polling the list without pause: more than the lists' bound and queue (4 + 4 x QUEUE_PER_SLOT).
   let polling = true;
   const listAnswers = new Map<number, number>();
   let mostInFlight = 0;
-  const pollers = Array.from({ length: 40 }, async () => {
+  const pollers = Array.from({ length: 4 + 4 * QUEUE_PER_SLOT + 12 }, async () => {
     while (polling) {
       const res = await fetch(`${stack.url}/me/connections`, { headers: { 'x-user-id': userId } });
       await res.arrayBuffer();
