@@ -17,12 +17,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { connectBank } from '../../test/helpers/api.js';
 import { Browser } from '../../test/helpers/browser.js';
 import { freePort, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
+import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
 
 // Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
@@ -212,15 +213,4 @@ export const scenario: FaultScenario = {
   },
 };
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const log = (line: string): void => void process.stdout.write(`${line}\n`);
-  scenario
-    .run({ log })
-    .then((figures) => {
-      for (const [k, v] of Object.entries(figures)) log(`${k.padEnd(52)} ${v}`);
-    })
-    .catch((err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    });
-}
+runIfMain(import.meta.url, scenario);

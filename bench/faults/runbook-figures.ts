@@ -18,9 +18,10 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { completeWebview, startEmulator, type WebviewAction } from '../../emulator/index.js';
 import { freePort, portOpen } from '../../test/helpers/ports.js';
+import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
 
 // Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
@@ -249,15 +250,4 @@ export const scenario: FaultScenario = {
   },
 };
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const log = (line: string): void => void process.stdout.write(`${line}\n`);
-  scenario
-    .run({ log })
-    .then((figures) => {
-      for (const [k, v] of Object.entries(figures)) log(`${k.padEnd(34)} ${v}`);
-    })
-    .catch((err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    });
-}
+runIfMain(import.meta.url, scenario);

@@ -20,9 +20,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { freePort, peakRss, startRedis } from '../processes.js';
+import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
 
 // Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
@@ -257,15 +258,4 @@ export const scenario: FaultScenario = {
   },
 };
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const log = (line: string): void => void process.stdout.write(`${line}\n`);
-  scenario
-    .run({ log })
-    .then((figures) => {
-      for (const [k, v] of Object.entries(figures)) log(`${k.padEnd(28)} ${v}`);
-    })
-    .catch((err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    });
-}
+runIfMain(import.meta.url, scenario);

@@ -15,14 +15,11 @@
  * not the service's, and "nothing failed" must not pass for "the old key can be retired".
  */
 import { parseArgs } from 'node:util';
-import { describeDotEnv, formatProblems, loadDotEnv, loadStorageConfig } from '../config.js';
+import { loadStorageConfig } from '../config.js';
 import { createKeys } from '../storage/keys.js';
 import { connectRedis, createRedis, describeRedis } from '../storage/redis.js';
 import { rotateTokenKeys, type RotationReport } from '../storage/rotate.js';
-
-function line(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
+import { line, scriptEnvironment } from './environment.js';
 
 function summary(r: RotationReport): string {
   return [
@@ -42,18 +39,8 @@ async function main(): Promise<number> {
     line(`${err instanceof Error ? err.message : String(err)} (the one option is --allow-empty)`);
     return 1;
   }
-  try {
-    const dotEnv = loadDotEnv();
-    if (dotEnv !== undefined) line(describeDotEnv(dotEnv));
-  } catch (err: unknown) {
-    line(err instanceof Error ? err.message : String(err));
-    return 1;
-  }
-  const result = loadStorageConfig(process.env);
-  if (!result.ok) {
-    line(formatProblems(result.problems));
-    return 1;
-  }
+  const result = scriptEnvironment(loadStorageConfig);
+  if (result === undefined) return 1;
   const { redis: redisConfig, tokenKeys } = result.config;
   const first = tokenKeys[0];
   if (first === undefined) return 1;

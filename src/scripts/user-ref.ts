@@ -13,12 +13,9 @@
  * Exit codes: 0 done; 1 configuration problem or no user id.
  */
 import { createInterface } from 'node:readline';
-import { describeDotEnv, formatProblems, loadDotEnv, loadTokenKeys } from '../config.js';
+import { loadTokenKeys } from '../config.js';
 import { userRef, userRefKey } from '../crypto.js';
-
-function line(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
+import { line, scriptEnvironment } from './environment.js';
 
 async function idsFromStdin(): Promise<string[]> {
   const ids: string[] = [];
@@ -29,18 +26,8 @@ async function idsFromStdin(): Promise<string[]> {
 }
 
 async function main(): Promise<number> {
-  try {
-    const dotEnv = loadDotEnv();
-    if (dotEnv !== undefined) line(describeDotEnv(dotEnv));
-  } catch (err: unknown) {
-    line(err instanceof Error ? err.message : String(err));
-    return 1;
-  }
-  const result = loadTokenKeys(process.env);
-  if (!result.ok) {
-    line(formatProblems(result.problems));
-    return 1;
-  }
+  const result = scriptEnvironment(loadTokenKeys);
+  if (result === undefined) return 1;
   const ids = process.argv.length > 2 ? process.argv.slice(2) : await idsFromStdin();
   if (ids.length === 0) {
     line('usage: npm run user-ref -- <user id>...   (or one user id per line on standard input)');
