@@ -9,13 +9,8 @@ import pino from 'pino';
 import { requestContext, requestId } from '../src/http/request-context.js';
 import { Metrics } from '../src/metrics.js';
 
-export const VARIANTS = ['logger-ours', 'logger-pino-http', 'redirect-bare', 'redirect-express'] as const;
+export const VARIANTS = ['logger-ours', 'logger-pino-http'] as const;
 export type Variant = (typeof VARIANTS)[number];
-
-/** A webview URL of the length /connect sends (the query carries state, redirect_uri, client_id...). */
-const LOCATION = `https://webview.powens.com/en/connect?domain=demo-sandbox.biapi.pro&client_id=12345678&redirect_uri=${encodeURIComponent(
-  'https://bank.example.com/callback',
-)}&state=${'s'.repeat(43)}&code=${'c'.repeat(64)}`;
 
 /**
  * pino-http, loaded by name: its type declarations augment Node's IncomingMessage with `id` and
@@ -55,15 +50,6 @@ function build(variant: Variant): express.Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
-  });
-  app.get('/redirect', (_req, res) => {
-    if (variant === 'redirect-bare') {
-      res.statusCode = 302;
-      res.setHeader('Location', LOCATION);
-      res.end();
-    } else {
-      res.redirect(302, LOCATION);
-    }
   });
   return app;
 }
