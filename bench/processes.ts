@@ -1,5 +1,6 @@
 /** The benchmark's child processes: redis-server, the emulator, the service, the baseline. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,45 @@ export interface Child {
 }
 
 export { freePort };
+
+/** What a service process is pointed at. */
+export interface ServiceTargets {
+  port: number;
+  redisUrl: string;
+  /** The emulator's API (`.../2.0`) and webview URLs, and the client it knows. */
+  apiUrl: string;
+  webviewUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * The environment of a service process (dist/main.js) as the bench and the fault scenarios start
+ * it: on loopback, the identity header believed from loopback (the load generator plays the proxy
+ * that sets it), rate limits off, fresh secrets, `warn` logs. `extra` adds or overrides.
+ */
+export function serviceEnv(t: ServiceTargets, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    PORT: String(t.port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: `http://127.0.0.1:${t.port}`,
+    POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
+    POWENS_CLIENT_ID: t.clientId,
+    POWENS_CLIENT_SECRET: t.clientSecret,
+    POWENS_API_URL: t.apiUrl,
+    POWENS_WEBVIEW_URL: t.webviewUrl,
+    REDIS_URL: t.redisUrl,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    TOKEN_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    AUTH_MODE: 'header',
+    TRUST_PROXY: 'loopback',
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
 
 const MAX_OUTPUT = 64 * 1024;
 const HEAP_MARKER = 'BENCH_HEAP ';

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { completeWebview } from '../emulator/index.js';
-import { cpuMicros, heapAfterGc, freePort, machineBusyMicros, peakRss, startChild, startRedis, waitForHttp, type Child } from './processes.js';
+import { cpuMicros, heapAfterGc, freePort, machineBusyMicros, peakRss, serviceEnv, startChild, startRedis, waitForHttp, type Child } from './processes.js';
 import { summarizeProfiles } from './profile.js';
 import { runComponents, type ComponentFigure } from './components.js';
 
@@ -268,27 +268,12 @@ async function main(): Promise<void> {
     children.push(emulator);
     const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
 
-    const serviceEnv = (port: number, extra: Record<string, string>): Record<string, string> => ({
-      PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
-      POWENS_CLIENT_ID: 'bench-client',
-      POWENS_CLIENT_SECRET: clientSecret,
-      POWENS_API_URL: `${emulatorUrl}/2.0`,
-      POWENS_WEBVIEW_URL: emulatorUrl,
-      REDIS_URL: redis.url,
-      SESSION_SECRET: randomBytes(32).toString('base64url'),
-      TOKEN_ENCRYPTION_KEYS: tokenKeys,
-      AUTH_MODE: 'header',
-      // autocannon on loopback plays the proxy that sets the identity header.
-      TRUST_PROXY: 'loopback',
-      RATE_LIMIT_PER_IP: '0',
-      RATE_LIMIT_PER_USER: '0',
-      LOG_LEVEL: 'warn',
-      ...extra,
-    });
+    // Both services share the token key: they share one Redis.
+    const env = (port: number, extra: Record<string, string>): Record<string, string> =>
+      serviceEnv(
+        { port, redisUrl: redis.url, apiUrl: `${emulatorUrl}/2.0`, webviewUrl: emulatorUrl, clientId: 'bench-client', clientSecret },
+        { TOKEN_ENCRYPTION_KEYS: tokenKeys, ...extra },
+      );
     const nodeArgs = (profileAs: string): string[] => [
       // The service's own V8 flags, as the Dockerfile's CMD starts it: keep the two in step.
       ...SERVICE_NODE_FLAGS,
@@ -298,14 +283,9 @@ async function main(): Promise<void> {
       ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, profileAs)}`] : []),
       join(DIST, 'main.js'),
     ];
-    const serviceA = startChild('service', process.execPath, nodeArgs('service'), serviceEnv(portA, {}));
+    const serviceA = startChild('service', process.execPath, nodeArgs('service'), env(portA, {}));
     children.push(serviceA);
-    const serviceB = startChild(
-      'service (cache off)',
-      process.execPath,
-      nodeArgs('service-cache-off'),
-      serviceEnv(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }),
-    );
+    const serviceB = startChild('service (cache off)', process.execPath, nodeArgs('service-cache-off'), env(portB, { CONNECTIONS_CACHE_TTL_SECONDS: '0' }));
     children.push(serviceB);
     const hello = startChild('baseline', process.execPath, [join(BUILD, 'bench', 'hello.js'), String(helloPort)], { PATH });
     children.push(hello);

@@ -22,7 +22,7 @@ import { Redis } from 'ioredis';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { connectBank } from '../../test/helpers/api.js';
 import { Browser } from '../../test/helpers/browser.js';
-import { freePort, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
+import { freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
 import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
 
@@ -129,34 +129,18 @@ export const scenario: FaultScenario = {
     const services: Child[] = [];
     try {
       emulator = await startEmulator({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: ['http://127.0.0.1:*'] }] });
-      const base: Record<string, string> = {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        HOST: '127.0.0.1',
-        POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
-        POWENS_CLIENT_ID: CLIENT_ID,
-        POWENS_CLIENT_SECRET: CLIENT_SECRET,
-        POWENS_API_URL: emulator.apiUrl,
-        POWENS_WEBVIEW_URL: emulator.url,
+      const targets = { redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
+      // One token key for all: the instances share one Redis.
+      const shared = {
         POWENS_TIMEOUT_MS: String(POWENS_TIMEOUT_MS),
-        REDIS_URL: redis.url,
-        SESSION_SECRET: randomBytes(32).toString('base64url'),
         TOKEN_ENCRYPTION_KEYS: `hang:${randomBytes(32).toString('base64')}`,
-        AUTH_MODE: 'header',
-        TRUST_PROXY: 'loopback',
-        RATE_LIMIT_PER_IP: '0',
-        RATE_LIMIT_PER_USER: '0',
         CONNECTIONS_CACHE_TTL_SECONDS: '60',
         METRICS_TOKEN,
-        LOG_LEVEL: 'warn',
       };
       const ports = await Promise.all(Array.from({ length: INSTANCES }, () => freePort()));
       for (const [i, port] of ports.entries()) {
-        const child = startChild(`service-${i + 1}`, process.execPath, [join(DIST, 'main.js')], {
-          ...base,
-          PORT: String(port),
-          // Each its own public URL: a flow here starts and ends on one instance.
-          PUBLIC_URL: `http://127.0.0.1:${port}`,
-        });
+        // Each its own public URL (serviceEnv's): a flow here starts and ends on one instance.
+        const child = startChild(`service-${i + 1}`, process.execPath, [join(DIST, 'main.js')], serviceEnv({ ...targets, port }, shared));
         services.push(child);
         await waitForHttp(child, `http://127.0.0.1:${port}/readyz`);
       }

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { connectBank } from '../../test/helpers/api.js';
 import { Browser } from '../../test/helpers/browser.js';
-import { freePort, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
+import { freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
 import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
 
@@ -103,29 +103,21 @@ export const scenario: FaultScenario = {
     try {
       emulator = await startEmulator({ clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: ['http://127.0.0.1:*'] }] });
       const port = await freePort();
-      service = startChild('service', process.execPath, [join(DIST, 'main.js')], {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        PUBLIC_URL: `http://127.0.0.1:${port}`,
-        POWENS_DOMAIN: 'demo-sandbox.biapi.pro',
-        POWENS_CLIENT_ID: CLIENT_ID,
-        POWENS_CLIENT_SECRET: CLIENT_SECRET,
-        POWENS_API_URL: emulator.apiUrl,
-        POWENS_WEBVIEW_URL: emulator.url,
-        POWENS_TIMEOUT_MS: String(POWENS_TIMEOUT_MS),
-        REDIS_URL: redis.url,
-        SESSION_SECRET: randomBytes(32).toString('base64url'),
-        TOKEN_ENCRYPTION_KEYS: `slow:${randomBytes(32).toString('base64')}`,
-        AUTH_MODE: 'header',
-        TRUST_PROXY: 'loopback',
-        RATE_LIMIT_PER_IP: '0',
-        RATE_LIMIT_PER_USER: '0',
-        // Every list a call to Powens, as for many users whose lists are not cached.
-        CONNECTIONS_CACHE_TTL_SECONDS: '0',
-        METRICS_TOKEN,
-        LOG_LEVEL: 'error',
-      });
+      service = startChild(
+        'service',
+        process.execPath,
+        [join(DIST, 'main.js')],
+        serviceEnv(
+          { port, redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+          {
+            POWENS_TIMEOUT_MS: String(POWENS_TIMEOUT_MS),
+            // Every list a call to Powens, as for many users whose lists are not cached.
+            CONNECTIONS_CACHE_TTL_SECONDS: '0',
+            METRICS_TOKEN,
+            LOG_LEVEL: 'error',
+          },
+        ),
+      );
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(service, `${url}/readyz`);
       ctx.log(`service up (${DIST})`);
