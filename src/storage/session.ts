@@ -74,8 +74,7 @@ export function createSessionMiddleware(config: Config, redis: RedisClient, keys
     name: sessionCookieName(config),
     secret: config.sessionSecrets,
     store: new GuardedRedisStore({ client: redis, prefix: keys.sessionPrefix, ttl: config.sessionTtlSeconds }, onStoreError),
-    // 192 bits like express-session's own ids, from the pooled CSPRNG (crypto.ts): uid-safe's
-    // synchronous randomBytes call was 4 % of the CPU of a /connect.
+    // 192 bits like express-session's own ids (uid-safe), from the CSPRNG (crypto.ts).
     genid: () => randomToken(24),
     resave: false,
     saveUninitialized: false,

@@ -104,6 +104,17 @@ describe('the layers of the service', () => {
     expect(cycles).toEqual([]);
   });
 
+  // Tracing is off unless the OTEL_* variables turn it on: the SDK and its exporters (some 7 MB
+  // of RSS) are loaded only then, by main.ts's dynamic import of ops/tracing.ts.
+  it('loads the OpenTelemetry SDK only when tracing is on', () => {
+    const sdk = /(?:import|export)\s[^'"]*?from\s*['"](@opentelemetry\/(?!api['"])[^'"]+)['"]/g;
+    const sdkUsers = files.filter((f) => [...readFileSync(join(SRC, f), 'utf8').matchAll(sdk)].length > 0);
+    expect(sdkUsers).toEqual(['ops/tracing.ts']);
+    const staticImport = /(?:import|export)\s[^'"]*?from\s*['"][^'"]*ops\/tracing\.js['"]/;
+    expect(files.filter((f) => staticImport.test(readFileSync(join(SRC, f), 'utf8')))).toEqual([]);
+    expect(all).toContainEqual({ from: 'main.ts', to: 'ops/tracing.ts' });
+  });
+
   // The checks above are only as good as the parsing of imports: make sure it sees them.
   it('finds the imports it checks', () => {
     expect(all).toContainEqual({ from: 'app.ts', to: 'flows/routes.ts' });
