@@ -27,6 +27,8 @@ export interface SentinelSet {
   masterMovedFrom(port: number, timeoutMs?: number): Promise<void>;
   /** Waits until the master has `n` replicas online. */
   replicasOnline(n: number, timeoutMs?: number): Promise<void>;
+  /** The sentinels' configuration epoch: it grows by one with each failover, asked for or not. */
+  configEpoch(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -114,6 +116,10 @@ export async function startSentinelSet(name = 'bffmaster'): Promise<SentinelSet>
     },
     masterMovedFrom,
     replicasOnline,
+    async configEpoch() {
+      const fields = (await sentinel.call('SENTINEL', 'master', name)) as string[];
+      return Number(fields[fields.indexOf('config-epoch') + 1]);
+    },
     async close() {
       sentinel.disconnect();
       await Promise.all(
