@@ -1,4 +1,5 @@
 import { expect } from '@jest/globals';
+import { completeWebview } from '../../emulator/index.js';
 import type { Stack } from './stack.js';
 import { withinDeadline } from './wait.js';
 
@@ -7,6 +8,15 @@ import { withinDeadline } from './wait.js';
  * stores (every token record under the stack's prefix, opened with its own keys) and the users
  * the emulator holds. A first connection's bad path is handled only when they are the same set.
  */
+
+/** One first connection of a new user, to its end; true when the user was told it is linked (303). */
+export async function firstConnection(stack: Stack, userId: string): Promise<boolean> {
+  const b = stack.browser(userId);
+  const hop = await b.get('/connect');
+  if (hop.status !== 302 || hop.location === undefined) return false;
+  const back = await completeWebview(hop.location, { kind: 'connect' });
+  return (await b.get(back.href)).status === 303;
+}
 
 /** Powens user ids of every stored token, sorted; a record without one counts as -1. */
 export async function storedPowensUsers(stack: Stack): Promise<number[]> {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { completeWebview } from '../../emulator/index.js';
-import { expectPowensUsersMatchTokens, LINK_MODES, resetLinks, settled, type LinkModeName } from '../helpers/links.js';
+import { expectPowensUsersMatchTokens, firstConnection, LINK_MODES, resetLinks, settled, type LinkModeName } from '../helpers/links.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -29,15 +28,6 @@ describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
     await stack.close();
   });
 
-  /** One first connection of a new user, to its end; true when the user was told it is linked. */
-  async function firstConnection(userId: string): Promise<boolean> {
-    const b = stack.browser(userId);
-    const hop = await b.get('/connect');
-    if (hop.status !== 302 || hop.location === undefined) return false;
-    const back = await completeWebview(hop.location, { kind: 'connect' });
-    return (await b.get(back.href)).status === 303;
-  }
-
   it.each([3000, 10_000])('paused %d ms: every link told ok is stored; no orphaned Powens user, no dangling token', async (pauseMs) => {
     await resetLinks(stack);
     const told: string[] = [];
@@ -47,7 +37,7 @@ describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
       for (let i = 0; running; i++) {
         const userId = `pause-${pauseMs}-${w}-${i}`;
         tried.push(userId);
-        if (await firstConnection(userId).catch(() => false)) told.push(userId);
+        if (await firstConnection(stack, userId).catch(() => false)) told.push(userId);
       }
     };
     const workers = Array.from({ length: WORKERS }, (_, w) => worker(w));

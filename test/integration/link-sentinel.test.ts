@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { completeWebview } from '../../emulator/index.js';
 import { createKeys } from '../../src/storage/keys.js';
 import { TokenStore } from '../../src/storage/tokens.js';
 import { parseTokenKeys } from '../../src/config/values.js';
-import { emulatorUsers, settled } from '../helpers/links.js';
+import { emulatorUsers, firstConnection, settled } from '../helpers/links.js';
 import { startSentinelSet, type SentinelSet } from '../helpers/sentinel.js';
 import { startStack, TEST_TOKEN_KEY, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -43,15 +42,6 @@ afterAll(async () => {
   await set.close();
 });
 
-/** One first connection of a new user; true when the user was told it is linked (303). */
-async function firstConnection(userId: string): Promise<boolean> {
-  const b = stack.browser(userId);
-  const hop = await b.get('/connect');
-  if (hop.status !== 302 || hop.location === undefined) return false;
-  const back = await completeWebview(hop.location, { kind: 'connect' });
-  return (await b.get(back.href)).status === 303;
-}
-
 /** First connections in a loop while `fault` runs; the users told they are linked. */
 async function linksDuring(label: string, fault: () => Promise<void>): Promise<{ told: string[]; tried: number }> {
   const told: string[] = [];
@@ -61,7 +51,7 @@ async function linksDuring(label: string, fault: () => Promise<void>): Promise<{
     for (let i = 0; running; i++) {
       tried += 1;
       const userId = `${label}-${w}-${i}`;
-      if (await firstConnection(userId).catch(() => false)) told.push(userId);
+      if (await firstConnection(stack, userId).catch(() => false)) told.push(userId);
     }
   };
   const workers = Array.from({ length: WORKERS }, (_, w) => worker(w));
