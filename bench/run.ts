@@ -540,7 +540,9 @@ async function main(): Promise<void> {
     );
     if (components !== null) {
       log('');
-      log('| hand-written component | route | ours µs/req | library µs/req | saved µs/req | route µs/req | earns on its route | kept (>= 5 %) |');
+      log(
+        '| hand-written component | route | ours µs/req | library µs/req | saved µs/req | route µs/req | earns on its route | >= 5 % in this run (the rule: the median of runs) |',
+      );
       log('| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |');
       for (const k of components) {
         const earns = k.earnsPercent === null ? 'n/a (route not measured)' : `${k.earnsPercent} %`;

@@ -8,8 +8,8 @@ import { waitFor } from './wait.js';
 
 /**
  * A replicated Redis under Sentinel, as real processes on 127.0.0.1: a master, one replica and
- * three sentinels (`redis-server <conf> --sentinel`, quorum 2, a master is down after 1 s
- * without an answer). For failover tests and fault scenarios.
+ * three sentinels (`redis-server <conf> --sentinel`, quorum 2, a master is down after
+ * `downAfterMs` without an answer, 1 s unless told). For failover tests and fault scenarios.
  */
 export interface SentinelSet {
   name: string;
@@ -32,7 +32,7 @@ export interface SentinelSet {
   close(): Promise<void>;
 }
 
-export async function startSentinelSet(name = 'bffmaster'): Promise<SentinelSet> {
+export async function startSentinelSet(name = 'bffmaster', { downAfterMs = 1000 }: { downAfterMs?: number } = {}): Promise<SentinelSet> {
   const first = await startTestRedis();
   const second = await startTestRedis({ args: ['--replicaof', '127.0.0.1', String(first.port)] });
   const dir = mkdtempSync(join(tmpdir(), 'bff-sentinels-'));
@@ -48,7 +48,7 @@ export async function startSentinelSet(name = 'bffmaster'): Promise<SentinelSet>
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${name} 127.0.0.1 ${first.port} 2`,
-        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
         `sentinel failover-timeout ${name} 5000`,
         `sentinel parallel-syncs ${name} 1`,
         '',
