@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuMicros, freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from './processes.js';
+import { median } from './stats.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -52,12 +53,6 @@ const pinned = hasTaskset();
 const pin = (pid: number, cpu: number): void => {
   if (pinned) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
 
 const redis = await startRedis();
 pin(redis.child.pid, 1);

@@ -14,6 +14,7 @@ import autocannon from 'autocannon';
 import { join } from 'node:path';
 import { cpuMicros, freePort, startChild, waitForHttp, type Child } from './processes.js';
 import type { Variant } from './component-server.js';
+import { median } from './stats.js';
 
 export interface ComponentPair {
   name: string;
@@ -42,12 +43,6 @@ export interface ComponentFigure {
   /** savedUs over the route's CPU time per request, in percent. */
   earnsPercent: number | null;
   rounds: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 async function cpuPerRequest(child: Child, url: string, connections: number, seconds: number): Promise<number> {

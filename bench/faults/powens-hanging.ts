@@ -17,18 +17,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { connectBank } from '../../test/helpers/api.js';
 import { Browser } from '../../test/helpers/browser.js';
 import { freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
+import { percentile } from '../stats.js';
+import { SERVICE_DIST } from './common.js';
 import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
-
-// Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const DIST = process.env['FAULTS_SERVICE_DIST'] ?? join(ROOT, 'dist');
 
 const INSTANCES = 3;
 const USERS = 50;
@@ -36,11 +33,6 @@ const POWENS_TIMEOUT_MS = 5000;
 const CLIENT_ID = 'hanging-client';
 const CLIENT_SECRET = randomBytes(24).toString('base64url');
 const METRICS_TOKEN = randomBytes(24).toString('base64url');
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 
 interface Burst {
   times: number[];
@@ -140,12 +132,12 @@ export const scenario: FaultScenario = {
       const ports = await Promise.all(Array.from({ length: INSTANCES }, () => freePort()));
       for (const [i, port] of ports.entries()) {
         // Each its own public URL (serviceEnv's): a flow here starts and ends on one instance.
-        const child = startChild(`service-${i + 1}`, process.execPath, [join(DIST, 'main.js')], serviceEnv({ ...targets, port }, shared));
+        const child = startChild(`service-${i + 1}`, process.execPath, [join(SERVICE_DIST, 'main.js')], serviceEnv({ ...targets, port }, shared));
         services.push(child);
         await waitForHttp(child, `http://127.0.0.1:${port}/readyz`);
       }
       const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-      ctx.log(`${INSTANCES} services up (${DIST}); linking ${USERS} users`);
+      ctx.log(`${INSTANCES} services up (${SERVICE_DIST}); linking ${USERS} users`);
 
       const users = Array.from({ length: USERS }, (_, i) => `hang-${i}-${randomBytes(3).toString('hex')}`);
       for (const [i, user] of users.entries()) {

@@ -15,17 +15,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmulator, type RunningEmulator } from '../../emulator/index.js';
 import { connectBank } from '../../test/helpers/api.js';
 import { Browser } from '../../test/helpers/browser.js';
 import { freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from '../processes.js';
+import { SERVICE_DIST } from './common.js';
 import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
-
-// Compiled to build/bench/faults/: the repository is three folders up, the service is dist/.
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const DIST = process.env['FAULTS_SERVICE_DIST'] ?? join(ROOT, 'dist');
 
 const PHASE_MS = 10_000;
 const LISTS_PER_SECOND = 50;
@@ -106,7 +102,7 @@ export const scenario: FaultScenario = {
       service = startChild(
         'service',
         process.execPath,
-        [join(DIST, 'main.js')],
+        [join(SERVICE_DIST, 'main.js')],
         serviceEnv(
           { port, redisUrl: redis.url, apiUrl: emulator.apiUrl, webviewUrl: emulator.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
           {
@@ -120,7 +116,7 @@ export const scenario: FaultScenario = {
       );
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(service, `${url}/readyz`);
-      ctx.log(`service up (${DIST})`);
+      ctx.log(`service up (${SERVICE_DIST})`);
 
       const lister = `lister-${randomBytes(3).toString('hex')}`;
       await connectBank(new Browser(url, { 'x-user-id': lister }));

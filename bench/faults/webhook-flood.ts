@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { freePort, peakRss, startRedis } from '../processes.js';
+import { percentile } from '../stats.js';
 import { runIfMain } from './standalone.js';
 import type { FaultScenario } from './types.js';
 
@@ -77,11 +78,6 @@ function deliverOnce(port: number, body: Buffer): Promise<Answer> {
     socket.setTimeout(60_000, () => socket.destroy());
     socket.on('close', () => resolve(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 'reset'));
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ConnectionsAnswer } from '../../src/connections/service.js';
+import type { ConnectionView } from '../../src/powens/status.js';
 import { completeWebview, type WebviewAction } from '../../emulator/index.js';
 import { createKeys } from '../../src/storage/keys.js';
 import type { Browser, Hop } from './browser.js';
@@ -7,6 +8,23 @@ import { startConnect, type Stack } from './stack.js';
 
 /** The JSON body of `GET /me/connections` (the server's own type: the OpenAPI test checks the wire). */
 export type ConnectionsBody = ConnectionsAnswer;
+
+/** A healthy connection as the service shows it, with id `id`: what cache tests store and load. */
+export function connectionView(id: number): ConnectionView {
+  return {
+    id,
+    connector: { id: 59, name: 'Demo Bank', uuid: null },
+    state: null,
+    status: 'ok',
+    message: null,
+    lastUpdate: null,
+    createdAt: null,
+    expiresAt: null,
+    expiresSoon: false,
+    active: true,
+    reconnectUrl: null,
+  };
+}
 
 export interface Problem {
   type: string;

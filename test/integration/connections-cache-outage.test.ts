@@ -7,7 +7,7 @@ import { AppError } from '../../src/errors.js';
 import type { ConnectionView } from '../../src/powens/status.js';
 import { createKeys } from '../../src/storage/keys.js';
 import { Wakeups } from '../../src/storage/pubsub.js';
-import { connectBank, freshUser } from '../helpers/api.js';
+import { connectBank, connectionView, freshUser } from '../helpers/api.js';
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -124,20 +124,6 @@ describe('Powens hanging, three instances on one Redis', () => {
 });
 
 describe('ConnectionsCache across instances', () => {
-  const view = (id: number): ConnectionView => ({
-    id,
-    connector: { id: 59, name: 'Demo Bank', uuid: null },
-    state: null,
-    status: 'ok',
-    message: null,
-    lastUpdate: null,
-    createdAt: null,
-    expiresAt: null,
-    expiresSoon: false,
-    active: true,
-    reconnectUrl: null,
-  });
-
   /** A load that answers when told to; counts its calls. */
   function gate(): { load: () => Promise<ConnectionView[]>; open(v: ConnectionView[]): void; fail(err: unknown): void; calls: () => number } {
     let calls = 0;
@@ -178,6 +164,22 @@ describe('ConnectionsCache across instances', () => {
     });
   }
 
+  /**
+   * A fill under way on the first instance, held by `slow`, and a request for the same user on
+   * the second, waiting for it (its own load, should it come to load, is `own`).
+   */
+  async function fillWithWaiter() {
+    const { filler, waiter, userId } = pair();
+    const slow = gate();
+    const filled = filler.get(userId, slow.load);
+    await lockTaken(userId);
+    const own = gate();
+    const waited = waiter.get(userId, own.load);
+    // Time for the waiter to find the lock taken and wait.
+    await new Promise((r) => setTimeout(r, 200));
+    return { filler, waiter, userId, slow, filled, own, waited };
+  }
+
   test('a waiting request is woken by the message of the fill it waits for, and costs a bounded number of commands', async () => {
     const { filler, waiter, userId } = pair();
     const slow = gate();
@@ -188,10 +190,10 @@ describe('ConnectionsCache across instances', () => {
       const waiting = waiter.get(userId, own.load);
       // Long enough for a 20 ms poll to have looked 25 times.
       await new Promise((r) => setTimeout(r, 500));
-      slow.open([view(7)]);
+      slow.open([connectionView(7)]);
       return waiting;
     });
-    expect(JSON.parse(waited)).toEqual([view(7)]);
+    expect(JSON.parse(waited)).toEqual([connectionView(7)]);
     expect(await filled).toBe(waited);
     expect(own.calls()).toBe(0);
     // The waiter's GET and look, SUBSCRIBE, its look once subscribed, the filler's STORE, the look
@@ -200,13 +202,7 @@ describe('ConnectionsCache across instances', () => {
   });
 
   test('a failed fill wakes its waiters with its error; they do not load', async () => {
-    const { filler, waiter, userId } = pair();
-    const slow = gate();
-    const filled = filler.get(userId, slow.load);
-    await lockTaken(userId);
-    const own = gate();
-    const waited = waiter.get(userId, own.load);
-    await new Promise((r) => setTimeout(r, 200));
+    const { slow, filled, own, waited } = await fillWithWaiter();
     slow.fail(new AppError('POWENS_UNAVAILABLE'));
     await expect(filled).rejects.toMatchObject({ code: 'POWENS_UNAVAILABLE' });
     await expect(waited).rejects.toMatchObject({ code: 'POWENS_UNAVAILABLE' });
@@ -214,16 +210,10 @@ describe('ConnectionsCache across instances', () => {
   });
 
   test('an invalidation wins over a late fill: its answer is not stored, and the waiter reads afresh', async () => {
-    const { filler, waiter, userId } = pair();
-    const slow = gate();
-    const filled = filler.get(userId, slow.load);
-    await lockTaken(userId);
-    const fresh = gate();
-    const waited = waiter.get(userId, fresh.load);
-    await new Promise((r) => setTimeout(r, 200));
+    const { waiter, userId, slow, filled, own: fresh, waited } = await fillWithWaiter();
     await waiter.invalidate(userId);
-    slow.open([view(1)]);
-    expect(JSON.parse(await filled)).toEqual([view(1)]);
+    slow.open([connectionView(1)]);
+    expect(JSON.parse(await filled)).toEqual([connectionView(1)]);
     // Woken by the late fill, the waiter finds no answer and the lock free: it loads itself.
     await waitFor(() => fresh.calls() === 1, { timeoutMs: 5000, what: 'the waiter to load after the late fill' });
     fresh.open([]);
@@ -240,22 +230,16 @@ describe('ConnectionsCache across instances', () => {
     slow.fail(new AppError('POWENS_UNAVAILABLE'));
     await expect(filled).rejects.toMatchObject({ code: 'POWENS_UNAVAILABLE' });
     expect(await first().inspect.get(keys().connectionsFailure(userId))).toBeNull();
-    expect(await filler.get(userId, () => Promise.resolve([view(2)]))).toBe(JSON.stringify([view(2)]));
+    expect(await filler.get(userId, () => Promise.resolve([connectionView(2)]))).toBe(JSON.stringify([connectionView(2)]));
   });
 
   test('a failure that is not Powens’ (a bug, a Redis error) is not kept: a waiter fills in its turn', async () => {
-    const { filler, waiter, userId } = pair();
-    const slow = gate();
-    const filled = filler.get(userId, slow.load);
-    await lockTaken(userId);
-    const own = gate();
-    const waited = waiter.get(userId, own.load);
-    await new Promise((r) => setTimeout(r, 200));
+    const { slow, filled, own, waited } = await fillWithWaiter();
     slow.fail(new AppError('STORE_UNAVAILABLE'));
     await expect(filled).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
     await waitFor(() => own.calls() === 1, { timeoutMs: 5000, what: 'the waiter to fill in its turn' });
-    own.open([view(3)]);
-    expect(JSON.parse(await waited)).toEqual([view(3)]);
+    own.open([connectionView(3)]);
+    expect(JSON.parse(await waited)).toEqual([connectionView(3)]);
   });
 
   test('when the subscriber connection drops, a waiter stops trusting messages alone: woken, it looks on its own and still gets the fill', async () => {
@@ -276,8 +260,8 @@ describe('ConnectionsCache across instances', () => {
     await first().inspect.client('KILL', 'TYPE', 'pubsub');
     await waitFor(() => !probe.reliable(), { timeoutMs: 5000, what: 'the subscriber connection to be seen dropped' });
     probe.stop();
-    slow.open([view(9)]);
-    expect(JSON.parse(await waited)).toEqual([view(9)]);
+    slow.open([connectionView(9)]);
+    expect(JSON.parse(await waited)).toEqual([connectionView(9)]);
     expect(await filled).toBe(await waited);
     expect(own.calls()).toBe(0);
   });

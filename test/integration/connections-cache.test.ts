@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConnectionsCache } from '../../src/connections/cache.js';
 import type { ConnectionView } from '../../src/powens/status.js';
 import { createKeys } from '../../src/storage/keys.js';
-import { connectBank, freshUser, listConnections } from '../helpers/api.js';
+import { connectBank, connectionView, freshUser, listConnections } from '../helpers/api.js';
 import type { Browser } from '../helpers/browser.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -180,20 +180,6 @@ describe('CONNECTIONS_CACHE_TTL_SECONDS=0', () => {
 });
 
 describe('ConnectionsCache', () => {
-  const view = (id: number): ConnectionView => ({
-    id,
-    connector: { id: 59, name: 'Demo Bank', uuid: null },
-    state: null,
-    status: 'ok',
-    message: null,
-    lastUpdate: null,
-    createdAt: null,
-    expiresAt: null,
-    expiresSoon: false,
-    active: true,
-    reconnectUrl: null,
-  });
-
   test('an answer read before an invalidation is never stored after it', async () => {
     const cache = new ConnectionsCache(stack.redis, keys(), { ttlSeconds: 60, lockMs: 2000 });
     const userId = `user-${randomBytes(6).toString('hex')}`;
@@ -209,8 +195,8 @@ describe('ConnectionsCache', () => {
       what: `the cache fill for ${userId} to take its lock`,
     });
     await cache.invalidate(userId);
-    release([view(1)]);
-    expect(JSON.parse(await first)).toEqual([view(1)]);
+    release([connectionView(1)]);
+    expect(JSON.parse(await first)).toEqual([connectionView(1)]);
     let loads = 0;
     const next = await cache.get(userId, () => {
       loads += 1;
