@@ -11,7 +11,9 @@
  * bare 302 earned 3.6 and 4.3 % of /connect; behind it, 3-4 and 4-6 % (docs/PERFORMANCE.md).
  *
  * The pool and the bare 302 were given back to the library on 2026-11-30: their "ours" variants
- * live here, as the service ran them, so that every run of the bench judges them again.
+ * live here, as the service ran them, so that every run of the bench judges them again. So was
+ * the cached list's splicing (its text sent unparsed, messages filled in on the text), against
+ * JSON.parse and res.json as the service answers now; it runs behind the request context too.
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,8 +21,19 @@ import express, { type RequestHandler } from 'express';
 import pino from 'pino';
 import { requestContext, requestId } from '../src/http/request-context.js';
 import { Metrics } from '../src/metrics.js';
+import { connectionMessage, localizeViews, type ConnectionStatus, type ConnectionView } from '../src/powens/status.js';
+import type { Lang } from '../src/i18n/index.js';
 
-export const VARIANTS = ['logger-ours', 'logger-pino-http', 'random-pool', 'random-bytes', 'redirect-bare', 'redirect-express'] as const;
+export const VARIANTS = [
+  'logger-ours',
+  'logger-pino-http',
+  'random-pool',
+  'random-bytes',
+  'redirect-bare',
+  'redirect-express',
+  'list-spliced',
+  'list-parsed',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 const POOL_BYTES = 4096;
@@ -43,6 +56,52 @@ function pooledToken(bytes: number): string {
 const LOCATION = `https://webview.powens.com/en/connect?domain=demo-sandbox.biapi.pro&client_id=12345678&redirect_uri=${encodeURIComponent(
   'https://bank.example.com/callback',
 )}&state=${'s'.repeat(43)}&code=${'c'.repeat(64)}`;
+
+/**
+ * The cached list's messages filled in on its JSON text, without parsing it, as the service did
+ * until 2026-11-30 (given back to JSON.parse and res.json: it earned under 5 % of a cached list).
+ * toConnectionView writes `state`, `status` and `message` side by side, and inside a JSON string
+ * every `"` is escaped, so the pattern only meets those fields of a connection.
+ */
+function localizeMessages(json: string, lang: Lang): string {
+  return json.replace(CALLS_FOR_MESSAGE, (whole, stateJson: string, status: ConnectionStatus) => {
+    const key = `${lang} ${status} ${stateJson}`;
+    let replacement = filled.get(key);
+    if (replacement === undefined) {
+      const message = connectionMessage(JSON.parse(stateJson) as string | null, status, lang);
+      replacement = message === null ? whole : `"state":${stateJson},"status":"${status}","message":${JSON.stringify(message)}`;
+      // Bounded: the states are Powens' few names, but an unknown one must not grow this forever.
+      if (filled.size < 500) filled.set(key, replacement);
+    }
+    return replacement;
+  });
+}
+
+/** The replacement text by language, status and state, worked out once (a hit is a Map lookup). */
+const filled = new Map<string, string>();
+
+const CALLS_FOR_MESSAGE = /"state":("(?:[^"\\]|\\.)*"|null),"status":"(action_needed|temporary_error|unknown)","message":null/g;
+
+/** A user's cached list as the cache holds it (JSON text of the views): three banks, one needing the user. */
+const CACHED_VIEWS = JSON.stringify(
+  [
+    { id: 41, name: 'Banque Populaire', state: null, status: 'ok' },
+    { id: 42, name: 'Crédit Agricole', state: 'SCARequired', status: 'action_needed' },
+    { id: 43, name: 'Boursorama', state: null, status: 'ok' },
+  ].map(({ id, name, state, status }): ConnectionView => ({
+    id,
+    connector: { id: id * 10, name, uuid: `8b3f8d4e-5c6a-4e2b-9f1a-0000000000${id}` },
+    state,
+    status: status as ConnectionView['status'],
+    message: null,
+    lastUpdate: '2026-11-30T08:12:44Z',
+    createdAt: '2026-09-01T10:00:00Z',
+    expiresAt: '2027-02-27T10:00:00Z',
+    expiresSoon: false,
+    active: true,
+    reconnectUrl: status === 'ok' ? null : `/reconnect/${id}`,
+  })),
+);
 
 /**
  * pino-http, loaded by name: its type declarations augment Node's IncomingMessage with `id` and
@@ -90,6 +149,21 @@ function build(variant: Variant): express.Express {
       variant === 'random-pool' ? [pooledToken(32), pooledToken(24)] : [randomBytes(32).toString('base64url'), randomBytes(24).toString('base64url')];
     res.setHeader('X-Length', String(values.join('').length));
     res.status(204).end();
+  });
+  // GET /me/connections on a cache hit: the service splices the cached text into the answer and
+  // fills in the messages on the text (powens/status.ts); the library way parses it, fills them
+  // in on the objects and serializes the answer with res.json.
+  app.get('/list', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Language', 'en');
+    if (variant === 'list-spliced') {
+      res.setHeader('Content-Type', 'application/json; charset=utf-8');
+      res.send(localizeMessages(`{"linked":true,"connections":${CACHED_VIEWS}}`, 'en'));
+    } else {
+      // As the service answers: the cache's text parsed, the messages filled in on copies, res.json.
+      const views = JSON.parse(CACHED_VIEWS) as ConnectionView[];
+      res.json({ linked: true, connections: localizeViews(views, 'en') });
+    }
   });
   app.get('/redirect', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');

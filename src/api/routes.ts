@@ -7,7 +7,7 @@ import { parseId } from '../http/params.js';
 import type { RouteSpec } from '../http/routes.js';
 import { languageOf } from '../i18n/index.js';
 import type { ConnectorsCatalogue } from '../powens/connectors.js';
-import { localizeMessages } from '../powens/status.js';
+import { localizeViews } from '../powens/status.js';
 import { createOpenApiDocument } from './openapi.js';
 
 export interface ApiDeps {
@@ -60,10 +60,9 @@ export function apiRoutes(deps: ApiDeps): RouteSpec[] {
         res.setHeader('Cache-Control', 'no-store');
         // The cache is per user and language-neutral; `message` is put in the reader's language here.
         const lang = languageOf(deps.config.powens.webviewLang, req.headers);
-        const json = localizeMessages(await deps.connections.listJson(currentUser(res)), lang);
+        const answer = await deps.connections.list(currentUser(res));
         res.setHeader('Content-Language', lang);
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.send(json);
+        res.json({ ...answer, connections: localizeViews(answer.connections, lang) });
       },
     },
     {

@@ -45,14 +45,6 @@ export function connectionsCacheOptions(config: Pick<Config, 'connectionsCacheTt
 export type Loaded = ConnectionView[] | null;
 
 /**
- * The cache hands out the JSON text of a Loaded, as stored, and the API sends it inside its
- * answer without parsing and serializing it again on every poll. The stored text is the same as
- * the previous release's (JSON.stringify of the views, or `null`), so instances of both can share
- * one Redis during a rolling deploy without invalidating each other's entries.
- */
-export type LoadedJson = string;
-
-/**
  * The errors of a fill that are shared with the requests waiting for it: Powens' own failures,
  * the same for every request of the user (unreachable, hanging, failing, unreadable, refusing).
  * Not a refused token (dropped, then the user is simply not linked), nor a Redis failure (the
@@ -125,7 +117,7 @@ const FAILURE_MS = 3000;
 const POLL_MS = 500;
 
 type Acquired =
-  | { kind: 'hit'; json: LoadedJson }
+  | { kind: 'hit'; loaded: Loaded }
   | { kind: 'failed'; code: SharedFailure }
   | { kind: 'lock'; generation: string; lockToken: string }
   /** lockLeftMs: how long the filler's lock has left (-1: unknown). */
@@ -148,7 +140,7 @@ type Acquired =
  * (or null: not linked), never a token; a kept failure holds an error code only.
  */
 export class ConnectionsCache {
-  private readonly inflight = new Map<string, { generation: string; promise: Promise<LoadedJson> }>();
+  private readonly inflight = new Map<string, { generation: string; promise: Promise<Loaded> }>();
   private readonly pollMs: number;
   private readonly failureMs: number;
 
@@ -165,8 +157,12 @@ export class ConnectionsCache {
     return this.options.ttlSeconds > 0;
   }
 
-  async get(userId: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
-    if (!this.enabled) return JSON.stringify(await load());
+  /**
+   * The user's list, from the cache or loaded once for every request that asks meanwhile. What it
+   * answers may be shared with those requests: it is never to be changed in place.
+   */
+  async get(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
+    if (!this.enabled) return load();
     const raw = await guard(this.redis.get(this.keys.connectionsCache(userId)), this.options.onStoreError, 'cache_read');
     const cached = parse(raw);
     if (cached !== undefined) {
@@ -178,7 +174,7 @@ export class ConnectionsCache {
     const first = await this.acquire(userId);
     if (first.kind === 'hit') {
       this.event('hit');
-      return first.json;
+      return first.loaded;
     }
     if (first.kind === 'failed') throw sharedFailure(first.code);
     const shared = this.inflight.get(userId);
@@ -227,7 +223,7 @@ export class ConnectionsCache {
     if (kind === 'hit') {
       const hit = parse(value);
       // Unreadable: written by someone else just now; wait for the next look.
-      return hit === undefined ? { kind: 'busy', generation, lockToken, lockLeftMs: -1 } : { kind: 'hit', json: hit };
+      return hit === undefined ? { kind: 'busy', generation, lockToken, lockLeftMs: -1 } : { kind: 'hit', loaded: hit };
     }
     if (kind === 'failed') {
       this.event('negative_hit');
@@ -237,10 +233,10 @@ export class ConnectionsCache {
     return kind === 'lock' ? { kind, generation, lockToken } : { kind: 'busy', generation, lockToken, lockLeftMs: Number(value) };
   }
 
-  private async fill(userId: string, generation: string, lockToken: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
-    let json: LoadedJson;
+  private async fill(userId: string, generation: string, lockToken: string, load: () => Promise<Loaded>): Promise<Loaded> {
+    let loaded: Loaded;
     try {
-      json = JSON.stringify(await load());
+      loaded = await load();
     } catch (err: unknown) {
       const code = sharedFailureOf(err);
       if (code !== undefined) this.event('fill_failure');
@@ -248,11 +244,20 @@ export class ConnectionsCache {
       throw err;
     }
     await guard(
-      this.redis.eval(STORE, 3, ...this.scriptKeys(userId), generation, json, String(this.options.ttlSeconds), lockToken, this.keys.connectionsFilled(userId)),
+      this.redis.eval(
+        STORE,
+        3,
+        ...this.scriptKeys(userId),
+        generation,
+        JSON.stringify(loaded),
+        String(this.options.ttlSeconds),
+        lockToken,
+        this.keys.connectionsFilled(userId),
+      ),
       this.options.onStoreError,
       'cache_store',
     );
-    return json;
+    return loaded;
   }
 
   /** KEYS of STORE, and the first three of ACQUIRE; one hash tag, so one Cluster slot. */
@@ -275,13 +280,13 @@ export class ConnectionsCache {
    * otherwise, or its answer was outdated), take the lock and fill. Subscribed before the first
    * look, so a fill that ends between the look and the wait still wakes it.
    */
-  private async wait(userId: string, load: () => Promise<Loaded>): Promise<LoadedJson> {
+  private async wait(userId: string, load: () => Promise<Loaded>): Promise<Loaded> {
     const deadline = Date.now() + this.options.lockMs;
     const wakeup = this.options.wakeups === undefined ? timerOnly() : await this.options.wakeups.listen(this.keys.connectionsFilled(userId));
     try {
       for (;;) {
         const next = await this.acquire(userId);
-        if (next.kind === 'hit') return next.json;
+        if (next.kind === 'hit') return next.loaded;
         if (next.kind === 'failed') throw sharedFailure(next.code);
         if (next.kind === 'lock') {
           this.event('miss');
@@ -290,7 +295,7 @@ export class ConnectionsCache {
         const left = deadline - Date.now();
         // The lock expires within lockMs of this wait's start: one that outlives it means Redis
         // misbehaves (or fills keep failing otherwise): answer without the cache.
-        if (left <= 0) return JSON.stringify(await load());
+        if (left <= 0) return load();
         // -1: a lock without expiry (not ours), or an unreadable entry: look again soon.
         const pause = wakeup.reliable() && next.lockLeftMs > 0 ? Math.max(this.pollMs, next.lockLeftMs + 10) : this.pollMs;
         await wakeup.next(Math.min(pause, left));
@@ -307,14 +312,19 @@ function sharedFailure(code: SharedFailure): AppError {
 }
 
 /**
- * The JSON text of a cached entry (`null` for a user with no token, else the views), or
- * undefined when it is not an array or null. Only that outer shape is checked, not the whole
- * text: fill() wrote it with JSON.stringify, and parsing it on every hit would cost more than
- * the rest of the cache's work. So Redis is trusted with the integrity of this entry as it is
- * with sessions and pending flows (whoever can write to Redis can forge those too); it is never
- * trusted with a secret (tokens are sealed).
+ * A cached entry (`null` for a user with no token, else the views), or undefined when it is not
+ * JSON of an array or null. The views inside are not checked one by one: fill() wrote them with
+ * JSON.stringify, and Redis is trusted with the integrity of this entry as it is with sessions
+ * and pending flows (whoever can write to Redis can forge those too); it is never trusted with a
+ * secret (tokens are sealed). The stored text is the same as the previous releases' (the views'
+ * JSON, or `null`), so instances of both can share one Redis during a rolling deploy.
  */
-function parse(value: string | null): LoadedJson | undefined {
+function parse(value: string | null): Loaded | undefined {
   if (value === null) return undefined;
-  return value === 'null' || (value.startsWith('[') && value.endsWith(']')) ? value : undefined;
+  try {
+    const loaded: unknown = JSON.parse(value);
+    return loaded === null || Array.isArray(loaded) ? (loaded as Loaded) : undefined;
+  } catch {
+    return undefined;
+  }
 }

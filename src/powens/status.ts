@@ -87,7 +87,7 @@ export function toConnectionView(c: PowensConnection, opts: ViewOptions): Connec
     state,
     status,
     // Powens' own text only when it reads as a sentence; otherwise the answer fills in one of
-    // ours, in the request's language (localizeMessages), after the cache.
+    // ours, in the request's language (localizeViews), after the cache.
     message: plainProse(c.error_message),
     lastUpdate: isoDate(c.last_update, opts.timeZone),
     createdAt: isoDate(c.created, opts.timeZone),
@@ -144,27 +144,14 @@ export function connectionMessage(state: string | null, status: ConnectionStatus
 }
 
 /**
- * The cached list (JSON text, language-neutral: `message` is Powens' prose or null) with each
- * null `message` of a connection that calls for one filled in `lang`. Done on the text, without
- * parsing the list on every cache hit: toConnectionView writes `state`, `status` and `message`
- * side by side, and inside a JSON string every `"` is escaped, so the pattern only meets those
- * fields of a connection (test/unit/status.test.ts holds it to toConnectionView's output).
+ * The views with each null `message` of a connection that calls for one filled in `lang`. The
+ * cache holds them language-neutral (`message` is Powens' prose or null), so this runs after it,
+ * on every answer. A view is never changed in place: a copy takes the message.
  */
-export function localizeMessages(json: string, lang: Lang): string {
-  return json.replace(CALLS_FOR_MESSAGE, (whole, stateJson: string, status: ConnectionStatus) => {
-    const key = `${lang} ${status} ${stateJson}`;
-    let replacement = filled.get(key);
-    if (replacement === undefined) {
-      const message = connectionMessage(JSON.parse(stateJson) as string | null, status, lang);
-      replacement = message === null ? whole : `"state":${stateJson},"status":"${status}","message":${JSON.stringify(message)}`;
-      // Bounded: the states are Powens' few names, but an unknown one must not grow this forever.
-      if (filled.size < 500) filled.set(key, replacement);
-    }
-    return replacement;
+export function localizeViews(views: readonly ConnectionView[], lang: Lang): ConnectionView[] {
+  return views.map((v) => {
+    if (v.message !== null) return v;
+    const message = connectionMessage(v.state, v.status, lang);
+    return message === null ? v : { ...v, message };
   });
 }
-
-/** The replacement text by language, status and state, worked out once (a hit is a Map lookup). */
-const filled = new Map<string, string>();
-
-const CALLS_FOR_MESSAGE = /"state":("(?:[^"\\]|\\.)*"|null),"status":"(action_needed|temporary_error|unknown)","message":null/g;

@@ -193,8 +193,8 @@ describe('ConnectionsCache across instances', () => {
       slow.open([connectionView(7)]);
       return waiting;
     });
-    expect(JSON.parse(waited)).toEqual([connectionView(7)]);
-    expect(await filled).toBe(waited);
+    expect(waited).toEqual([connectionView(7)]);
+    expect(await filled).toEqual(waited);
     expect(own.calls()).toBe(0);
     // The waiter's GET and look, SUBSCRIBE, its look once subscribed, the filler's STORE, the look
     // it was woken for, UNSUBSCRIBE; its subscriber connection's start (INFO, as a ready check).
@@ -213,11 +213,11 @@ describe('ConnectionsCache across instances', () => {
     const { waiter, userId, slow, filled, own: fresh, waited } = await fillWithWaiter();
     await waiter.invalidate(userId);
     slow.open([connectionView(1)]);
-    expect(JSON.parse(await filled)).toEqual([connectionView(1)]);
+    expect(await filled).toEqual([connectionView(1)]);
     // Woken by the late fill, the waiter finds no answer and the lock free: it loads itself.
     await waitFor(() => fresh.calls() === 1, { timeoutMs: 5000, what: 'the waiter to load after the late fill' });
     fresh.open([]);
-    expect(await waited).toBe('[]');
+    expect(await waited).toEqual([]);
     expect(await first().inspect.get(keys().connectionsCache(userId))).toBe('[]');
   });
 
@@ -230,7 +230,7 @@ describe('ConnectionsCache across instances', () => {
     slow.fail(new AppError('POWENS_UNAVAILABLE'));
     await expect(filled).rejects.toMatchObject({ code: 'POWENS_UNAVAILABLE' });
     expect(await first().inspect.get(keys().connectionsFailure(userId))).toBeNull();
-    expect(await filler.get(userId, () => Promise.resolve([connectionView(2)]))).toBe(JSON.stringify([connectionView(2)]));
+    expect(await filler.get(userId, () => Promise.resolve([connectionView(2)]))).toEqual([connectionView(2)]);
   });
 
   test('a failure that is not Powens’ (a bug, a Redis error) is not kept: a waiter fills in its turn', async () => {
@@ -239,7 +239,7 @@ describe('ConnectionsCache across instances', () => {
     await expect(filled).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
     await waitFor(() => own.calls() === 1, { timeoutMs: 5000, what: 'the waiter to fill in its turn' });
     own.open([connectionView(3)]);
-    expect(JSON.parse(await waited)).toEqual([connectionView(3)]);
+    expect(await waited).toEqual([connectionView(3)]);
   });
 
   test('when the subscriber connection drops, a waiter stops trusting messages alone: woken, it looks on its own and still gets the fill', async () => {
@@ -261,8 +261,8 @@ describe('ConnectionsCache across instances', () => {
     await waitFor(() => !probe.reliable(), { timeoutMs: 5000, what: 'the subscriber connection to be seen dropped' });
     probe.stop();
     slow.open([connectionView(9)]);
-    expect(JSON.parse(await waited)).toEqual([connectionView(9)]);
-    expect(await filled).toBe(await waited);
+    expect(await waited).toEqual([connectionView(9)]);
+    expect(await filled).toEqual(await waited);
     expect(own.calls()).toBe(0);
   });
 });
