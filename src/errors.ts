@@ -60,11 +60,6 @@ export interface AppErrorOptions {
   logDetail?: Record<string, unknown>;
   /** Seconds, for 429 and 503. */
   retryAfter?: number;
-  /**
-   * Where the error page's "add a connection" leads when the error itself names that next step
-   * (no bank linked: add one). Otherwise the page offers what the flow decided (res.locals.page).
-   */
-  retryPath?: string;
 }
 
 /** The public title and message of a code, in `lang`. */
@@ -80,7 +75,6 @@ export class AppError extends Error {
   readonly publicMessage: string;
   readonly logDetail: Record<string, unknown> | undefined;
   readonly retryAfter: number | undefined;
-  readonly retryPath: string | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry: CatalogueEntry = catalogue[code];
@@ -93,7 +87,6 @@ export class AppError extends Error {
     this.publicMessage = text.message;
     this.logDetail = options.logDetail;
     this.retryAfter = options.retryAfter;
-    this.retryPath = options.retryPath;
   }
 }
 

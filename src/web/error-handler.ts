@@ -77,13 +77,8 @@ export function createErrorHandler(logger: Logger, config: Pick<Config, 'auth' |
     if (formatOf(req, res) === 'page') {
       const lang = languageOf(config.powens.webviewLang, req.headers);
       const links = res.locals.page;
-      // An error that names its own next step (no bank linked: add one) wins over the flow's "try again".
-      const retry =
-        appError.retryPath !== undefined
-          ? { path: appError.retryPath, action: 'add' as const }
-          : links?.retryPath !== undefined
-            ? { path: links.retryPath, action: links.retryAction ?? 'connect' }
-            : undefined;
+      // The flow decided the page's next step where it knew the flow (res.locals.page).
+      const retry = links?.retryPath !== undefined ? { path: links.retryPath, action: links.retryAction ?? 'connect' } : undefined;
       res.setHeader('Content-Language', lang);
       res.type('html').send(errorPage({ lang, demo, code: appError.code, referenceId, backTo: links?.backTo ?? landing, retry }));
       return;
