@@ -28,11 +28,6 @@ export type { BuiltWebhookEvent, SendWebhookOptions, WebhookDelivery, WebhookSub
 export { completeWebview, decodeEntities, pageErrorText, parseForms, walkWebview } from './driver.js';
 export type { ParsedForm, WebviewAction, WebviewStepName, WebviewSteps, WebviewWalk } from './driver.js';
 
-// Building blocks, exported for the emulator's own unit tests (test/unit/emulator.test.ts).
-export { KnobRegistry } from './knobs.js';
-export { EmulatorStore } from './store.js';
-export { appendQuery, DEFAULT_TIME_ZONE, escapeHtml, powensDate, redirectUriAllowed, safeEqual } from './util.js';
-
 // The test logins of the webview (README lists them).
 export { EXPIRING_CONSENT_DAYS, MAGIC_LOGINS, OTP_CODE } from './logins.js';
 export type { MagicLogin } from './logins.js';

@@ -8,8 +8,9 @@
  *   values.ts     the per-variable types (URLs, origins, host names, key lists, ...)
  *   rules.ts      the rules between variables (production, auth modes, Redis topology, demo)
  *   load.ts       the schemas of the service, storage and demo profiles, and their loaders
- *   docs.ts       the README table and .env.example, rendered from variables.ts (`npm run docs:env`)
  *   dotenv.ts     `.env` of the working directory, read at start-up (the environment wins)
+ * The README table and .env.example are rendered from variables.ts by tools/env-table.ts
+ * (`npm run docs:env`), outside the service.
  */
 export {
   AUTH_MODES,

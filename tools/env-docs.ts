@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderEnvExample, withReadmeTable } from '../src/config/docs.js';
+import { renderEnvExample, withReadmeTable } from './env-table.js';
 
 // build/tools/env-docs.js -> the repository.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

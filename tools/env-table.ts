@@ -1,7 +1,7 @@
-import { CONTAINER_DEMO_ENV, EMULATOR_VARIABLES, SECTION_NOTES, SECTIONS, SERVICE_VARIABLES, type Section, type Variable } from './variables.js';
+import { CONTAINER_DEMO_ENV, EMULATOR_VARIABLES, SECTION_NOTES, SECTIONS, SERVICE_VARIABLES, type Section, type Variable } from '../src/config/variables.js';
 
 /**
- * The two documents rendered from the declarations in ./variables.ts: the variable table of
+ * The two documents rendered from the declarations in src/config/variables.ts: the variable table of
  * README.md (between the markers below) and `.env.example`. `npm run docs:env`
  * (tools/env-docs.ts) writes them; test/unit/env-docs.test.ts fails when they differ.
  */

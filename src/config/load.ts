@@ -219,7 +219,11 @@ export function loadStorageConfig(env: Env): StorageConfigResult {
   return parsed.success ? { ok: true, config: parsed.data } : { ok: false, problems: problemsOf(parsed.error, env) };
 }
 
-const tokenKeysObject = serviceObject.pick({ TOKEN_ENCRYPTION_KEYS: true });
+/** TOKEN_ENCRYPTION_KEYS alone, and always required: no development key stands in for it here. */
+const tokenKeysObject = serviceObject.pick({ TOKEN_ENCRYPTION_KEYS: true }).superRefine((e, ctx) => {
+  if (e.TOKEN_ENCRYPTION_KEYS === undefined || e.TOKEN_ENCRYPTION_KEYS.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['TOKEN_ENCRYPTION_KEYS'], message: requiredMessage(SERVICE_VARIABLES.TOKEN_ENCRYPTION_KEYS, false) });
+});
 
 /**
  * Only TOKEN_ENCRYPTION_KEYS, parsed as loadConfig parses it and always required (a random
@@ -228,10 +232,8 @@ const tokenKeysObject = serviceObject.pick({ TOKEN_ENCRYPTION_KEYS: true });
 export function loadTokenKeys(env: Env): { ok: true; tokenKeys: TokenKey[] } | { ok: false; problems: string[] } {
   const parsed = tokenKeysObject.safeParse(env);
   if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error, env) };
-  const tokenKeys = parsed.data.TOKEN_ENCRYPTION_KEYS;
-  if (tokenKeys === undefined || tokenKeys.length === 0)
-    return { ok: false, problems: [`TOKEN_ENCRYPTION_KEYS: ${requiredMessage(SERVICE_VARIABLES.TOKEN_ENCRYPTION_KEYS, false)}`] };
-  return { ok: true, tokenKeys };
+  // The refinement above has ruled out a missing or empty list.
+  return { ok: true, tokenKeys: parsed.data.TOKEN_ENCRYPTION_KEYS ?? [] };
 }
 
 export const DEMO_CLIENT_ID = 'demo-client';

@@ -5,7 +5,7 @@ import * as t from './values.js';
  * Every environment variable, declared once: its type (the per-variable rules), default,
  * description, example, whether it is secret and where it is documented. The loaders
  * (./load.ts) build their schemas from these declarations, and `npm run docs:env` renders the
- * README table and `.env.example` from them (./docs.ts); test/unit/env-docs.test.ts fails when
+ * README table and `.env.example` from them (tools/env-table.ts); test/unit/env-docs.test.ts fails when
  * either file disagrees. Rules between variables are in ./rules.ts.
  *
  * Names and defaults are a contract with every deployment: never rename a variable or change a

@@ -3,8 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { ENV_VARIABLES, loadConfig } from '../../src/config.js';
-import { renderEnvExample, renderReadmeTable, TABLE_END, TABLE_START, withReadmeTable } from '../../src/config/docs.js';
-import { DEMO_LINE_PREFIX } from '../../src/config/docs.js';
+import { renderEnvExample, renderReadmeTable, TABLE_END, TABLE_START, withReadmeTable } from '../../tools/env-table.js';
+import { DEMO_LINE_PREFIX } from '../../tools/env-table.js';
 import { CONTAINER_DEMO_ENV, EMULATOR_VARIABLES, SERVICE_VARIABLES, type Variable } from '../../src/config/variables.js';
 import { emulatorEnv, EMULATOR_DEFAULTS } from '../../emulator/index.js';
 
