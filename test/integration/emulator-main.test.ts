@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildEmulator, neutralCwd, stopChild } from '../helpers/build.js';
 import { freePort } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
@@ -30,11 +31,13 @@ async function emulator(env: Record<string, string>, cwd = neutralCwd()): Promis
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!/POWENS_CLIENT_SECRET=/.test(out) && child.exitCode === null) {
-    if (Date.now() > deadline) throw new Error(`the emulator printed no start lines within 30 s:\n${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  // An emulator that exits is answered as is: its output says why, for the test to check.
+  await waitFor(() => /POWENS_CLIENT_SECRET=/.test(out) || child.exitCode !== null, {
+    timeoutMs: 30_000,
+    intervalMs: 20,
+    what: 'the emulator to print its start lines',
+    detail: () => out,
+  });
   return { out, child };
 }
 

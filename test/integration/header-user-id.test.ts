@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import net from 'node:net';
+import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { withinDeadline } from '../helpers/wait.js';
 
 /**
  * AUTH_MODE=header, byte for byte (docs/REFERENCE.md, "Who the user is": a user id is 1 to 128 printable
@@ -17,33 +16,9 @@ afterAll(async () => {
   await stack.close();
 });
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** GET /me/connections with the given header lines, each value sent as the exact bytes given. */
-async function getConnections(userHeaders: Buffer[]): Promise<Answer> {
-  const url = new URL(stack.url);
-  const head = Buffer.concat([
-    Buffer.from(`GET /me/connections HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n`, 'latin1'),
-    ...userHeaders.flatMap((value) => [Buffer.from('X-User-Id: ', 'latin1'), value, Buffer.from('\r\n', 'latin1')]),
-    Buffer.from('\r\n', 'latin1'),
-  ]);
-  const socket = net.connect(Number(url.port), url.hostname);
-  const answer = new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('end', () => resolve(Buffer.concat(chunks)));
-    socket.on('error', reject);
-    socket.write(head);
-  });
-  const data = await withinDeadline(answer, 10_000, 'the answer to a raw GET /me/connections').finally(() => socket.destroy());
-  const text = data.toString('utf8');
-  const split = text.indexOf('\r\n\r\n');
-  const body = text.slice(split + 4);
-  // Chunked or not, the JSON is the part between the first `{` and the last `}`.
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1) };
+/** GET /me/connections with one X-User-Id line per value, each value sent as the exact bytes given. */
+function getConnections(userHeaders: Buffer[]): Promise<RawResponse> {
+  return rawRequest(stack.url, { method: 'GET', path: '/me/connections', headers: userHeaders.map((value) => ['X-User-Id', value]) });
 }
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { expectPowensUsersMatchTokens, firstConnection, LINK_MODES, resetLinks, settled, type LinkModeName } from '../helpers/links.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 /**
  * Redis paused (SIGSTOP) for 3 s and for 10 s while first connections run in a loop, in both link
@@ -53,7 +53,8 @@ describe.each(LINK_MODES)('POWENS_LINK_MODE=%s', (mode: LinkModeName) => {
       await waitFor(() => told.length >= before + WORKERS, { timeoutMs: 60_000, what: 'links to succeed again after the pause' });
     } finally {
       running = false;
-      await Promise.all(workers);
+      // Each worker ends with the first connection it has under way.
+      await withinDeadline(Promise.all(workers), 30_000, 'the link workers to end their last first connection');
     }
     await settled(stack, 90_000);
 

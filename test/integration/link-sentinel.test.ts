@@ -6,7 +6,7 @@ import { parseTokenKeys } from '../../src/config/values.js';
 import { emulatorUsers, firstConnection, settled } from '../helpers/links.js';
 import { startSentinelSet, type SentinelSet } from '../helpers/sentinel.js';
 import { startStack, TEST_TOKEN_KEY, type Stack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 
 /**
  * A link is durable before the user is told (docs/REFERENCE.md, "Storage"): with a real master, a replica and
@@ -67,7 +67,8 @@ async function linksDuring(label: string, fault: () => Promise<void>): Promise<{
     await waitFor(() => told.length >= after + WORKERS, { timeoutMs: 90_000, what: `links after the ${label}` });
   } finally {
     running = false;
-    await Promise.all(workers);
+    // Each worker ends with the first connection it has under way.
+    await withinDeadline(Promise.all(workers), 30_000, `the link workers to end their last first connection after the ${label}`);
   }
   return { told, tried };
 }

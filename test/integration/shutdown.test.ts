@@ -151,7 +151,7 @@ test('half-open and silent clients do not hold the exit: they are closed when th
   expect(status((await later.responses(1))[0])).toBe(200);
 
   service.proc.kill('SIGTERM');
-  await Promise.all([silent.closed, halfOpen.closed]);
+  await withinDeadline(Promise.all([silent.closed, halfOpen.closed]), 10_000, 'the server to close the silent and the half-open sockets after SIGTERM');
   const exit = await withinDeadline(service.exited, 10_000, 'the service to exit after SIGTERM');
   expect(exit).toEqual({ code: 0, signal: null });
   expect(service.stdout()).toMatch(/"inFlight":0,"msg":"stopped accepting connections/);
@@ -200,18 +200,21 @@ test('past MAX_CONNECTIONS a new connection is closed at once; once one closes, 
   expect(open.length).toBeLessThanOrEqual(3);
 
   open[0]?.socket.destroy();
-  await open[0]?.closed;
+  await withinDeadline(Promise.resolve(open[0]?.closed), 5000, 'the first capped connection to close');
   // The server counts the closed connection out asynchronously: try a few times, by a deadline.
-  const deadline = Date.now() + 10_000;
   let served = 0;
-  while (served !== 200 && Date.now() < deadline) {
-    const next = await connect(service.port);
-    next.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n');
-    served = await next.responses(1).then(
-      (r) => status(r[0]),
-      () => 0,
-    );
-  }
+  await waitFor(
+    async () => {
+      const next = await connect(service.port);
+      next.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n');
+      served = await next.responses(1).then(
+        (r) => status(r[0]),
+        () => 0,
+      );
+      return served === 200;
+    },
+    { timeoutMs: 10_000, what: 'a new connection to be served (200) once one of the capped ones closed', detail: () => `last answer: ${served || 'none'}` },
+  );
   expect(served).toBe(200);
   for (const c of open) c.socket.destroy();
 });

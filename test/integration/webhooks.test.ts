@@ -11,6 +11,7 @@ import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
 import { connect, status, type RawConnection } from '../helpers/raw-http.js';
 import { freePort } from '../helpers/ports.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor, withinDeadline } from '../helpers/wait.js';
 import { createKeys } from '../../src/storage/keys.js';
 
 const SECRET = `whsec-${randomBytes(12).toString('hex')}`;
@@ -92,15 +93,6 @@ async function metric(name: string, labels: Record<string, string> = {}, s: Stac
   return sampleValue(parseMetrics(await s.built.metrics.registry.metrics()), name, labels);
 }
 
-/** Polls `check` until it holds; fails with `what` past the deadline. */
-async function waitFor(what: string, check: () => Promise<boolean>, deadlineMs = 5000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function portOf(s: Stack): number {
   return Number(new URL(s.server.url).port);
 }
@@ -121,7 +113,7 @@ async function headersOnly(path: string, headers: Record<string, string>, conten
 /** The one response to a request whose body was never sent, and the proof that the server closed the connection instead of reading it. */
 async function answeredUnread(conn: RawConnection): Promise<string> {
   const [response = ''] = await conn.responses(1);
-  await conn.closed;
+  await withinDeadline(conn.closed, 10_000, 'the server to close the connection whose body it did not read');
   return response;
 }
 
@@ -291,7 +283,7 @@ describe('refused before the body is read', () => {
     const throttled = await metric('webhook_deliveries_total', { event: 'USER_DELETED', outcome: 'throttled' });
     const body = JSON.stringify({ id_webhook_data: 1, id: 1, pad: 'x'.repeat(200) });
     const slow = await Promise.all(Array.from({ length: MAX_BODIES }, () => headersOnly(path, forgedHeaders(), body.length, body.slice(0, 10))));
-    await waitFor(`${MAX_BODIES} bodies in flight`, async () => (await metric('webhook_bodies_in_flight')) === MAX_BODIES);
+    await waitFor(async () => (await metric('webhook_bodies_in_flight')) === MAX_BODIES, { timeoutMs: 5000, what: `${MAX_BODIES} bodies in flight` });
 
     const extra = await headersOnly(path, forgedHeaders(), 1024 * 1024);
     const response = await answeredUnread(extra);
@@ -313,9 +305,9 @@ describe('refused before the body is read', () => {
 
   test('a client that goes away mid-body frees its place', async () => {
     const conn = await headersOnly(path, forgedHeaders(), 1000, '{"id_webhook_data": 1');
-    await waitFor('the body in flight', async () => (await metric('webhook_bodies_in_flight')) === 1);
+    await waitFor(async () => (await metric('webhook_bodies_in_flight')) === 1, { timeoutMs: 5000, what: 'the body in flight' });
     conn.socket.destroy();
-    await waitFor('no body in flight', async () => (await metric('webhook_bodies_in_flight')) === 0);
+    await waitFor(async () => (await metric('webhook_bodies_in_flight')) === 0, { timeoutMs: 5000, what: 'no body in flight' });
   });
 });
 
@@ -366,7 +358,7 @@ describe('bodies', () => {
     const [response] = await answered;
     expect(status(response)).toBe(413);
     expect(response).toMatch(/\r\nconnection: close\r\n/i);
-    await conn.closed;
+    await withinDeadline(conn.closed, 10_000, 'the server to close the connection past the body limit');
     expect(await metric('webhook_bodies_in_flight')).toBe(0);
   });
 

@@ -7,10 +7,10 @@ import { t } from '../../src/i18n/index.js';
 import type { PendingFlow } from '../../src/storage/flows.js';
 import { createKeys, type Keys } from '../../src/storage/keys.js';
 import type { Browser } from '../helpers/browser.js';
+import { rawRequest, type RawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { listRoutes } from '../helpers/routes.js';
 import { startStack, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type Stack } from '../helpers/stack.js';
-import { rawRequest, type RawRequest, type RawResponse } from './raw.js';
 
 /**
  * The attack suite: one row per attack, over every route. Each row is sent byte for byte and

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { completeWebview } from '../../emulator/index.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { rawRequest } from './raw.js';
 
 /**
  * GET /callback under arbitrary query strings and cookies. The pools hold the real values an

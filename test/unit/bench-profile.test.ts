@@ -1,4 +1,4 @@
-import { summarize } from '../../bench/profile.js';
+import { ownerOf, summarize } from '../../bench/profile.js';
 
 const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({
   id,
@@ -39,5 +39,12 @@ describe('the bench profile summary', () => {
     const s = summarize(profile);
     expect(s.owners.map((o) => o.owner)).toEqual(expect.arrayContaining(['(writeUtf8String)', 'node:_http_outgoing', 'app:flows/routes.js']));
     expect(s.owners.find((o) => o.owner === 'pkg:express-session')).toBeUndefined();
+  });
+
+  test('names the files of a build copied for bench:ab like those of dist/, and packages by their name', () => {
+    expect(ownerOf('file:///srv/dist/flows/start.js', 'startFlow')).toBe('app:flows/start.js');
+    expect(ownerOf('file:///srv/build/ab/main/flows/start.js', 'startFlow')).toBe('app:flows/start.js');
+    expect(ownerOf('file:///srv/build/ab/main/node_modules/@opentelemetry/api/index.js', 'f')).toBe('pkg:@opentelemetry/api');
+    expect(ownerOf('file:///srv/build/bench/ab.js', 'measure')).toBe('file:///srv/build/bench/ab.js');
   });
 });

@@ -1,8 +1,9 @@
-// The tests' own deadlines (test/helpers/wait.ts, Browser deadlineMs): a wait that cannot end
-// fails in time, and its message names what was awaited.
+// The tests' own deadlines (test/helpers/wait.ts, Browser deadlineMs, rawRequest): a wait that
+// cannot end fails in time, and its message names what was awaited.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Browser } from '../helpers/browser.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { DeadlineError, waitFor, withinDeadline } from '../helpers/wait.js';
 
 test('withinDeadline answers the value in time, else fails naming what it waited for', async () => {
@@ -35,5 +36,71 @@ test('a Browser request with deadlineMs fails naming the request when the server
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** A TCP server that hands each connection to `onConnection`; closed, with its sockets, by the returned function. */
+async function tcpServer(onConnection: (socket: net.Socket) => void): Promise<{ base: string; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    // The client resets the sockets it gives up on: that is the point, not a failure.
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test('a raw request sends its bytes as given and reads the whole answer, repeated headers and chunked body included', async () => {
+  let sent = Buffer.alloc(0);
+  const server = await tcpServer((socket) => {
+    socket.on('data', (d: Buffer) => {
+      sent = Buffer.concat([sent, d]);
+      if (!sent.includes('\r\n\r\n')) return;
+      socket.end('HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nfoo\r\n3\r\nbar\r\n0\r\n\r\n');
+    });
+  });
+  try {
+    const res = await rawRequest(server.base, {
+      method: 'GET',
+      path: '/a/../b',
+      headers: [
+        ['X-Id', Buffer.from([0xe9])],
+        ['X-Id', 'é'],
+      ],
+    });
+    const host = new URL(server.base).host;
+    const expected = Buffer.concat([
+      Buffer.from(`GET /a/../b HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nX-Id: `),
+      Buffer.from([0xe9]),
+      Buffer.from('\r\nX-Id: é\r\n\r\n', 'utf8'),
+    ]);
+    expect(sent.toString('latin1')).toBe(expected.toString('latin1'));
+    expect({ status: res.status, cookies: res.headers.get('set-cookie'), body: res.body }).toEqual({ status: 200, cookies: ['a=1', 'b=2'], body: 'foobar' });
+  } finally {
+    await server.close();
+  }
+});
+
+test('a raw request fails naming the request once its total deadline passes, even while the server keeps sending bytes', async () => {
+  const server = await tcpServer((socket) => {
+    socket.write('HTTP/1.1 200 OK\r\n');
+    // A byte every 20 ms: no idle timeout would ever fire.
+    const trickle = setInterval(() => socket.write('X'), 20);
+    socket.on('close', () => clearInterval(trickle));
+  });
+  try {
+    await expect(rawRequest(server.base, { method: 'GET', path: '/trickle' }, 200)).rejects.toThrow(
+      'timed out after 200 ms waiting for the answer to the raw GET /trickle',
+    );
+  } finally {
+    await server.close();
   }
 });
