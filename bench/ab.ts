@@ -8,14 +8,21 @@
  * Where `taskset` exists, the service is pinned to CPU 0 and redis-server and the load to CPU 1:
  * the figure is then the service's own, not a share of two cores fought over. Options:
  * --route connect|healthz (connect), --rounds N (5), --amount N requests measured per run
- * (15000), --connections N (20). Each run warms the build up with 3000 requests first.
+ * (15000), --connections N (20), --profile (each service writes a CPU profile under
+ * bench/profiles/ab-<time>/<name>/, and a table puts the builds' CPU per request side by side,
+ * charged to each package and app file: where two builds differ, not only by how much). Each
+ * run warms the build up with 3000 requests first. The service runs on the Node.js that runs
+ * this script: run it with the image's Node (24) to measure what production runs.
  */
 import autocannon, { type Request } from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuMicros, freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from './processes.js';
+import { summarize, type CpuProfile } from './profile.js';
 import { median } from './stats.js';
 
 const { values, positionals } = parseArgs({
@@ -25,6 +32,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '5' },
     amount: { type: 'string', default: '15000' },
     connections: { type: 'string', default: '20' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const route = values.route;
@@ -58,9 +66,13 @@ const redis = await startRedis();
 pin(redis.child.pid, 1);
 pin(process.pid, 1);
 const tokenKeys = `ab:${randomBytes(32).toString('base64')}`;
+const WARM_UP = 3000;
 const figures = new Map<string, number[]>(builds.map((b) => [b.name, []]));
 
-async function measure(dir: string): Promise<number> {
+const profileRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'profiles', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+const profileArgs = (name: string): string[] => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileRoot, name)}`] : []);
+
+async function measure(name: string, dir: string): Promise<number> {
   const port = await freePort();
   // Powens is never called on these routes (a user without a token; the liveness answer).
   const env = serviceEnv(
@@ -74,7 +86,7 @@ async function measure(dir: string): Promise<number> {
     },
     { TOKEN_ENCRYPTION_KEYS: tokenKeys },
   );
-  const service: Child = startChild('service', process.execPath, ['--max-semi-space-size=8', join(dir, 'main.js')], env);
+  const service: Child = startChild('service', process.execPath, ['--max-semi-space-size=8', ...profileArgs(name), join(dir, 'main.js')], env);
   try {
     pin(service.pid, 0);
     await waitForHttp(service, `http://127.0.0.1:${port}/healthz`);
@@ -85,7 +97,7 @@ async function measure(dir: string): Promise<number> {
         ? { method: 'GET', path: '/connect', setupRequest: (req: Request) => ({ ...req, headers: { 'x-user-id': `ab-${tag}-${n++}` } }) }
         : { method: 'GET', path: '/healthz' };
     const run = (count: number) => autocannon({ url: `http://127.0.0.1:${port}`, connections, amount: count, requests: [request], timeout: 10 });
-    await run(3000);
+    await run(WARM_UP);
     const before = cpuMicros(service.pid);
     const result = await run(amount);
     const after = cpuMicros(service.pid);
@@ -104,14 +116,47 @@ try {
   );
   for (let round = 1; round <= rounds; round++) {
     for (const build of builds) {
-      const us = await measure(build.dir);
+      const us = await measure(build.name, build.dir);
       figures.get(build.name)?.push(us);
       out(`  round ${round} ${build.name}: ${us.toFixed(0)} µs/req`);
     }
   }
   out('\n| build | median µs/req | min | all runs |\n| --- | ---: | ---: | --- |');
   for (const [name, us] of figures) out(`| ${name} | ${median(us).toFixed(0)} | ${Math.min(...us).toFixed(0)} | ${us.map((x) => x.toFixed(0)).join(', ')} |`);
+  if (values.profile)
+    out(
+      `\n${profileTable(
+        builds.map((b) => b.name),
+        rounds * (amount + WARM_UP),
+      )}`,
+    );
 } finally {
   await redis.child.stop();
   redis.cleanup();
+}
+
+/**
+ * With --profile: each build's CPU profiles, warm-up and start-up included, as µs per request
+ * charged to each package or app file (bench/profile.ts), side by side: where two builds differ.
+ */
+function profileTable(names: string[], requests: number): string {
+  const perBuild = names.map((name) => {
+    const totals = new Map<string, number>();
+    const dir = join(profileRoot, name);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+      const s = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, 60);
+      for (const o of s.charged) totals.set(o.owner, (totals.get(o.owner) ?? 0) + o.ms);
+    }
+    return totals;
+  });
+  const owners = [...new Set(perBuild.flatMap((t) => [...t.keys()]))];
+  const us = (t: Map<string, number> | undefined, owner: string): number => ((t?.get(owner) ?? 0) * 1000) / requests;
+  owners.sort((a, b) => Math.max(...perBuild.map((t) => us(t, b))) - Math.max(...perBuild.map((t) => us(t, a))));
+  const rows = owners.filter((o) => perBuild.some((t) => us(t, o) >= 1)).map((o) => `| ${o} | ${perBuild.map((t) => us(t, o).toFixed(1)).join(' | ')} |`);
+  return [
+    `CPU charged per request (µs, profiles in ${profileRoot}):`,
+    `| owner | ${names.join(' | ')} |`,
+    `| --- |${names.map(() => ' ---: |').join('')}`,
+    ...rows,
+  ].join('\n');
 }

@@ -11,7 +11,7 @@ interface ProfileNode {
   children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -22,7 +22,8 @@ export function ownerOf(url: string, functionName: string): string {
   if (url === '') return `(${functionName.replace(/[()]/g, '') || 'native'})`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg?.[1] !== undefined) return `pkg:${pkg[1]}`;
-  const app = /\/dist\/(.+)$/.exec(url);
+  // The service's own files: dist/ of this checkout or of a worktree, or a copy under build/ab/<name>/.
+  const app = /\/(?:dist|build\/ab\/[^/]+)\/(.+)$/.exec(url);
   if (app?.[1] !== undefined) return `app:${app[1]}`;
   if (url.startsWith('node:')) return url;
   return url;

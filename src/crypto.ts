@@ -41,9 +41,9 @@ export function userRef(key: Buffer, userId: string): string {
 
 /**
  * `bytes` random bytes from the CSPRNG, base64url: states, session ids, lock tokens. Plain
- * randomBytes: a pooled variant (slices of a 4 KiB randomFillSync buffer) earned 3.6 % of
- * `/connect` in `npm run bench` (components), under the 5 % a hand-written replacement must earn
- * to stay (docs/PERFORMANCE.md).
+ * randomBytes: a pooled variant (slices of a 4 KiB randomFillSync buffer) earned 3 to 6.3 % of
+ * `/connect` in `npm run bench` (components; median 3.5 %), under the 5 % a hand-written
+ * replacement must earn to stay (docs/PERFORMANCE.md).
  */
 export function randomToken(bytes: number): string {
   if (!Number.isInteger(bytes) || bytes < 16 || bytes > 256) throw new RangeError('randomToken: 16 to 256 bytes');

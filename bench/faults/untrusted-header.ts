@@ -1,5 +1,5 @@
 /**
- * Fault scenario `untrusted-header` (`npm run faults`): the outside review's identity attack.
+ * Fault scenario `untrusted-header` (`npm run faults`): the identity attack tried in review: another user's id in the header.
  * AUTH_MODE=header behind a proxy at 127.0.0.1 (TRUST_PROXY=127.0.0.1); alice links her bank
  * through that proxy. Then a client that is not the proxy (its socket bound to 127.0.0.2) sends
  * `x-user-id: alice` to list her connections, delete one, unlink her and start a flow as her.

@@ -16,8 +16,8 @@ import { withinDeadline } from '../helpers/wait.js';
 jest.setTimeout(60_000);
 
 /**
- * The deadline of a request while Redis is down or paused: the contract is a quick 503, so a
- * request with no answer by then is a hang.
+ * The deadline of a request while Redis is down or paused: the service answers 503 within
+ * REDIS_COMMAND_TIMEOUT_MS, so a request with no answer by then is a hang.
  */
 const DEADLINE_WHILE_REDIS_DOWN_MS = 2000;
 
