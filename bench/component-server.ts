@@ -8,7 +8,7 @@
  * context, as every route of the service does: its AsyncLocalStorage turns Node 20's async hooks
  * on, and from then on every async resource pays for them, a synchronous randomBytes (a crypto
  * job) and each socket write included. Measured without it (until 2026-11-30), the pool and the
- * bare 302 earned 3.6 and 4.3 % of /connect; behind it, 3-4 and 4-6 % (docs/PERFORMANCE.md).
+ * bare 302 earned 3.6 and 4.3 % of /connect; behind it, medians of 4.5 and 4 % (docs/PERFORMANCE.md).
  *
  * The pool and the bare 302 were given back to the library on 2026-11-30: their "ours" variants
  * live here, as the service ran them, so that every run of the bench judges them again. So was

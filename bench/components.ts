@@ -7,10 +7,10 @@
  * per request in the same run (the service's figure of that route). The rule (docs/PERFORMANCE.md):
  * a replacement stays only where it earns at least 5 % on its route. Given back to the library on
  * 2026-11-30, and judged again by every run: helmet's headers replayed (-3.7 % of /healthz, not
- * measured since), a pool of random bytes (3-6 % of /connect, median 3.5 %), a bare 302 instead
- * of res.redirect (4-6 %, median 4 %) and the cached list's text spliced into the answer instead
- * of parsed and sent with res.json (-9.5, 10.1 and 0.8 % of a cached list), measured behind the
- * service's request context.
+ * measured since), a pool of random bytes (median 4.5 % of /connect over eight runs), a bare 302
+ * instead of res.redirect (median 4 %) and the cached list's text spliced into the answer instead
+ * of parsed and sent with res.json (median 3.1 % of a cached list over five runs), measured
+ * behind the service's request context.
  */
 import autocannon from 'autocannon';
 import { join } from 'node:path';

@@ -41,8 +41,8 @@ export function userRef(key: Buffer, userId: string): string {
 
 /**
  * `bytes` random bytes from the CSPRNG, base64url: states, session ids, lock tokens. Plain
- * randomBytes: a pooled variant (slices of a 4 KiB randomFillSync buffer) earned 3 to 6.3 % of
- * `/connect` in `npm run bench` (components; median 3.5 %), under the 5 % a hand-written
+ * randomBytes: a pooled variant (slices of a 4 KiB randomFillSync buffer) earned a median 4.5 %
+ * of `/connect` over eight runs of `npm run bench` (components), under the 5 % a hand-written
  * replacement must earn to stay (docs/PERFORMANCE.md).
  */
 export function randomToken(bytes: number): string {

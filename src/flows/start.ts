@@ -69,8 +69,8 @@ export function startFlow(deps: StartDeps, kind: FlowKind): RequestHandler {
       ...(connectorUuids.length > 0 ? { connectorUuids } : {}),
       ...(minted?.resetCredentials === true ? { resetCredentials: true } : {}),
     });
-    // res.redirect, not a hand-written bare 302: that one earned 3.9 to 6 % of /connect (median
-    // 4.1 % over the runs of `npm run bench`, components), under the 5 % rule (docs/PERFORMANCE.md).
+    // res.redirect, not a hand-written bare 302: that one earned a median 4 % of /connect over
+    // eight runs of `npm run bench` (components), under the 5 % rule (docs/PERFORMANCE.md).
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(302, location);
   };
