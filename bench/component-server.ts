@@ -150,9 +150,9 @@ function build(variant: Variant): express.Express {
     res.setHeader('X-Length', String(values.join('').length));
     res.status(204).end();
   });
-  // GET /me/connections on a cache hit: the service splices the cached text into the answer and
-  // fills in the messages on the text (powens/status.ts); the library way parses it, fills them
-  // in on the objects and serializes the answer with res.json.
+  // GET /me/connections on a cache hit: the splice, as the service did until 2026-11-30
+  // (localizeMessages above), against what it does now: the cached text parsed, the messages
+  // filled in on copies of the views (localizeViews), the answer serialized by res.json.
   app.get('/list', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Language', 'en');

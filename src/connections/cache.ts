@@ -40,9 +40,10 @@ export function connectionsCacheOptions(config: Pick<Config, 'connectionsCacheTt
 /**
  * What a load answers: the views of a linked user, or null for a user with no (usable) token.
  * Both are cached: every change of either (a flow storing a token, an unlink, a token Powens
- * refuses, a webhook) invalidates the user's entry.
+ * refuses, a webhook) invalidates the user's entry. Read-only: one list may be shared by every
+ * request that waited for the same fill.
  */
-export type Loaded = ConnectionView[] | null;
+export type Loaded = readonly ConnectionView[] | null;
 
 /**
  * The errors of a fill that are shared with the requests waiting for it: Powens' own failures,

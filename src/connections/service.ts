@@ -13,7 +13,7 @@ export type LinkMode = 'exchange' | 'init';
 
 export interface ConnectionsAnswer {
   linked: boolean;
-  connections: ConnectionView[];
+  connections: readonly ConnectionView[];
 }
 
 export interface ConnectionsDeps {
