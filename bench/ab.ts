@@ -17,12 +17,10 @@
 import autocannon, { type Request } from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuMicros, freePort, serviceEnv, startChild, startRedis, waitForHttp, type Child } from './processes.js';
-import { summarize, type CpuProfile } from './profile.js';
+import { profilesDir, readProfiles, summarize } from './profile.js';
 import { median } from './stats.js';
 
 const { values, positionals } = parseArgs({
@@ -69,7 +67,7 @@ const tokenKeys = `ab:${randomBytes(32).toString('base64')}`;
 const WARM_UP = 3000;
 const figures = new Map<string, number[]>(builds.map((b) => [b.name, []]));
 
-const profileRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'profiles', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+const profileRoot = profilesDir(new Date(), 'ab-');
 const profileArgs = (name: string): string[] => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileRoot, name)}`] : []);
 
 async function measure(name: string, dir: string): Promise<number> {
@@ -142,10 +140,8 @@ try {
 function profileTable(names: string[], requests: number): string {
   const perBuild = names.map((name) => {
     const totals = new Map<string, number>();
-    const dir = join(profileRoot, name);
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
-      const s = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, 60);
-      for (const o of s.charged) totals.set(o.owner, (totals.get(o.owner) ?? 0) + o.ms);
+    for (const { profile } of readProfiles(join(profileRoot, name))) {
+      for (const o of summarize(profile, 60).charged) totals.set(o.owner, (totals.get(o.owner) ?? 0) + o.ms);
     }
     return totals;
   });

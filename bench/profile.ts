@@ -4,6 +4,23 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Compiled to build/bench/: the repository is two folders up.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where a run's CPU profiles go: bench/profiles/<prefix><start time>/ (not in git). */
+export function profilesDir(startedAt: Date, prefix = ''): string {
+  return join(ROOT, 'bench', 'profiles', `${prefix}${startedAt.toISOString().replace(/[:.]/g, '-')}`);
+}
+
+/** The `.cpuprofile` files a `--cpu-prof` run wrote in `dir` (none when there is no such folder). */
+export function readProfiles(dir: string): { path: string; profile: CpuProfile }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => ({ path: join(dir, f), profile: JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile }));
+}
 
 interface ProfileNode {
   id: number;
@@ -104,12 +121,12 @@ export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
 
 /** A printable summary of every profile in `dir`. */
 export function summarizeProfiles(dir: string): string {
-  if (!existsSync(dir)) return `no CPU profile in ${dir}`;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const profiles = readProfiles(dir);
+  if (profiles.length === 0) return `no CPU profile in ${dir}`;
   const out: string[] = [];
-  for (const file of files) {
-    const s = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
-    out.push(`CPU profile ${join(dir, file)}: ${s.busyMs} ms busy of ${s.totalMs} ms`);
+  for (const { path, profile } of profiles) {
+    const s = summarize(profile);
+    out.push(`CPU profile ${path}: ${s.busyMs} ms busy of ${s.totalMs} ms`);
     out.push('  self time by owner:');
     for (const o of s.owners) out.push(`    ${String(o.share).padStart(5)} %  ${String(o.ms).padStart(7)} ms  ${o.owner}`);
     out.push('  charged to the nearest package or app file on the stack (with the Node work it asked for):');

@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { completeWebview } from '../emulator/index.js';
 import { cpuMicros, heapAfterGc, freePort, machineBusyMicros, peakRss, serviceEnv, startChild, startRedis, waitForHttp, type Child } from './processes.js';
-import { summarizeProfiles } from './profile.js';
+import { profilesDir, summarizeProfiles } from './profile.js';
 import { runComponents, type ComponentFigure } from './components.js';
 
 // Run from build/bench/run.js (bench/tsconfig.json): the repository is two folders up, the
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg().map((l) => round(l, 2));
   const children = benchChildren;
   const cleanups: (() => void)[] = [];
-  const profileDir = join(ROOT, 'bench', 'profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
+  const profileDir = profilesDir(startedAt);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
   try {
